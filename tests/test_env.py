@@ -1,0 +1,217 @@
+"""WildRobotWalk-v0: registration, API checks, determinism, falls, instability, bad input, rendering."""
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import wildrobot_gym
+from wildrobot_gym.env import OBS_LAYOUT, WildRobotWalkEnv, obs_slices
+
+
+def test_registered_and_makes():
+    env = gym.make("WildRobotWalk-v0")
+    obs, info = env.reset(seed=0)
+    assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
+    assert isinstance(env.unwrapped, WildRobotWalkEnv)
+    assert wildrobot_gym.ENV_ID == "WildRobotWalk-v0"
+
+
+def test_plugin_entry_point_registers_without_import():
+    import subprocess
+    import sys
+
+    code = "import gymnasium as gym; e = gym.make('WildRobotWalk-v0'); print(type(e.unwrapped).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "WildRobotWalkEnv" in out.stdout
+
+
+def test_gymnasium_check_env():
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(WildRobotWalkEnv(), skip_render_check=True)
+
+
+def test_sb3_check_env():
+    from stable_baselines3.common.env_checker import check_env
+
+    check_env(WildRobotWalkEnv(), warn=True)
+
+
+def test_observation_layout_and_privileged_flag():
+    full = obs_slices(True)
+    assert list(full) == [name for name, _, _ in OBS_LAYOUT]
+    assert full["root_height"].stop == WildRobotWalkEnv().observation_space.shape[0]
+    lean = WildRobotWalkEnv(include_privileged=False)
+    assert lean.observation_space.shape[0] == sum(n for _, n, p in OBS_LAYOUT if not p)
+    obs, _ = lean.reset(seed=0)
+    assert obs.shape == lean.observation_space.shape
+
+
+def test_observation_content_at_home():
+    env = WildRobotWalkEnv(reset_noise_scale=0.0, fixed_command=0.65)
+    obs, _ = env.reset(seed=0)
+    sl = obs_slices()
+    assert np.allclose(obs[sl["up_vector"]], (0, 0, 1), atol=1e-3)
+    assert np.allclose(obs[sl["joint_pos"]], 0.0, atol=1e-6)
+    assert obs[sl["command"]][0] == pytest.approx(0.65)
+    assert obs[sl["root_height"]][0] == pytest.approx(0.4699, abs=1e-3)
+    assert np.allclose(obs[sl["gait_clock"]], (0.0, 1.0))
+
+
+def test_same_seed_same_trajectory():
+    def rollout(seed):
+        env = gym.make("WildRobotWalk-v0")
+        env.action_space.seed(seed)
+        obs, _ = env.reset(seed=seed)
+        traj = [obs]
+        for _ in range(60):
+            obs, r, term, trunc, _ = env.step(env.action_space.sample())
+            traj.append(np.append(obs, r))
+            if term or trunc:
+                obs, _ = env.reset()
+        return np.concatenate(traj)
+
+    assert np.array_equal(rollout(3), rollout(3))
+    assert not np.array_equal(rollout(3), rollout(4))
+
+
+def test_command_range_and_fixed_command():
+    env = WildRobotWalkEnv(command_range=(0.5, 0.8))
+    cmds = {env.reset(seed=s)[1]["command"] for s in range(20)}
+    assert all(0.5 <= c <= 0.8 for c in cmds) and len(cmds) > 10
+    env = WildRobotWalkEnv(fixed_command=0.6)
+    assert env.reset(seed=1)[1]["command"] == 0.6
+    assert env.reset(seed=1, options={"command": 0.3})[1]["command"] == 0.3
+
+
+def test_standing_still_truncates_without_fall():
+    env = WildRobotWalkEnv(max_episode_steps=100, reset_noise_scale=0.0)
+    env.reset(seed=0)
+    for i in range(100):
+        _, _, term, trunc, info = env.step(np.zeros(8))
+        assert not term
+    assert trunc and info["fall_reason"] == ""
+    assert info["foot_force"].sum() == pytest.approx(env.spec_.weight, rel=0.05)
+    assert info["foot_contact"].all() and info["pad_contact"].all()
+    assert abs(info["forward_velocity"]) < 0.05
+
+
+def test_fall_is_detected_and_reported():
+    env = WildRobotWalkEnv()
+    env.reset(seed=0)
+    # both hips flexed hard: the robot sits down backwards and falls
+    action = np.array([1, 0, 1, -1, -1, 0, 1, -1], dtype=np.float32)
+    for i in range(300):
+        _, _, term, trunc, info = env.step(action)
+        if term:
+            break
+    assert term and not trunc
+    assert info["fall_reason"] in ("root_height", "tilt", "body_contact")
+
+
+def test_body_contact_is_a_fall():
+    import mujoco
+
+    env = WildRobotWalkEnv()
+    env.reset(seed=0)
+    d = env.data
+    # the robot lying on its back: torso on the floor, pads in the air
+    d.qpos[2] = 0.045
+    d.qpos[3:7] = (math.cos(math.pi / 4), 0.0, -math.sin(math.pi / 4), 0.0)
+    mujoco.mj_forward(env.model, d)
+    assert env.tracker.body_touches_floor(d)
+    _, _, term, _, info = env.step(np.zeros(8))
+    assert term and info["fall_reason"] in ("root_height", "tilt", "body_contact")
+    # upright on its pads is no body contact
+    env.reset(seed=0)
+    assert not env.tracker.body_touches_floor(env.data)
+
+
+def test_sim_unstable_ends_episode_without_exception_or_nan():
+    env = WildRobotWalkEnv()
+    env.reset(seed=0)
+    env.data.qvel[:] = 1e30  # blow the state up
+    obs, r, term, trunc, info = env.step(np.zeros(8))
+    assert info["sim_unstable"] is True and term
+    assert info["fall_reason"] == "sim_unstable"
+    assert np.isfinite(obs).all() and math.isfinite(r)
+
+
+def test_info_metrics_present_and_shaped():
+    env = WildRobotWalkEnv()
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(env.action_space.sample())
+    shapes = {"pad_force": (4,), "pad_contact": (4,), "foot_force": (2,), "foot_contact": (2,),
+              "foot_slip_speed": (2,), "foot_air_time": (2,), "actuator_torque": (8,),
+              "torque_saturated": (8,), "joint_pos": (8,), "joint_vel": (8,), "root_ang_vel": (3,)}
+    for k, shape in shapes.items():
+        assert np.shape(info[k]) == shape, k
+    for k in ("forward_velocity", "lateral_velocity", "root_height", "roll", "pitch", "command"):
+        assert isinstance(info[k], float), k
+    assert np.all(np.abs(info["actuator_torque"]) <= 4.0 + 1e-9)
+    assert "reward_terms" in info and "forward_velocity_bonus" in info["reward_terms"]
+
+
+def test_air_time_and_touchdown_when_dropped():
+    import mujoco
+
+    env = WildRobotWalkEnv(reset_noise_scale=0.0)
+    env.reset(seed=0)
+    env.data.qpos[2] += 0.05  # 5 cm above the floor: about 0.1 s of free fall
+    mujoco.mj_forward(env.model, env.data)
+    env.tracker.reset(env.data)
+    touchdowns, air = [], []
+    for _ in range(15):
+        _, _, term, _, info = env.step(np.zeros(8))
+        touchdowns.append(info["foot_touchdown"].copy())
+        air.append(info["foot_last_air_time"].copy())
+        assert not term
+    touchdowns, air = np.array(touchdowns), np.array(air)
+    assert touchdowns.sum(axis=0).tolist() == [1, 1]  # each foot lands exactly once
+    landed = air[touchdowns]
+    assert np.all((landed > 0.06) & (landed < 0.16))  # ~ sqrt(2 h / g) = 0.10 s
+    assert np.all(air[~touchdowns] == 0.0)  # reported on the touchdown step only
+    assert np.all(info["foot_air_time"] == 0.0) and info["foot_contact"].all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"max_episode_steps": -5}, "max_episode_steps"),
+        ({"max_episode_steps": 0}, "max_episode_steps"),
+        ({"command_range": (0.9, 0.5)}, "command_range"),
+        ({"model_path": "/nonexistent/robot.xml"}, "model_path"),
+        ({"action_scale": -1.0}, "action_scale"),
+        ({"frame_skip": 0}, "frame_skip"),
+        ({"render_mode": "human"}, "render_mode"),
+        ({"reward_weights": {"no_such_term": 1.0}}, "no_such_term"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        WildRobotWalkEnv(**kwargs)
+
+
+def test_bad_actions():
+    env = WildRobotWalkEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        env.step(np.zeros(7))
+    with pytest.raises(ValueError, match="NaN"):
+        env.step(np.full(8, np.nan))
+
+
+def test_render_rgb_array():
+    env = WildRobotWalkEnv(render_mode="rgb_array", width=160, height=120)
+    env.reset(seed=0)
+    try:
+        frame = env.render()
+    except Exception as exc:  # no GL backend on this machine
+        pytest.skip(f"offscreen rendering unavailable ({type(exc).__name__}: {exc}); set MUJOCO_GL=egl or osmesa")
+    finally:
+        pass
+    assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8
+    assert frame.std() > 5  # not a blank image
+    env.close()

@@ -1,0 +1,274 @@
+"""`WildRobotWalk-v0`: the WildRobot biped learning to walk forward on a flat floor.
+
+Physics: MuJoCo at 500 Hz (2 ms), control at 50 Hz (``frame_skip`` = 10 substeps per action).
+
+Action
+    8 numbers in [-1, 1], one per servo in actuator order (`wildrobot_gym.robot.JOINT_NAMES`).
+    target = home + action_scale * action, clipped to the joint range; the servos then apply
+    tau = 21.1 (target - q) - 0.5 qdot, clamped to +-4 N m.
+
+Observation (float32; `OBS_LAYOUT` below is the one definition of names, sizes and order)
+    up_vector (3)       world z axis in the body frame (gravity direction; the IMU's orientation)
+    gyro (3)            chest IMU angular velocity, rad/s
+    joint_pos (8)       joint angles relative to home, rad (servo encoders)
+    joint_vel (8)       joint velocities, rad/s
+    prev_action (8)     the previous action
+    command (1)         commanded forward velocity, m/s
+    gait_clock (2)      sin and cos of 2 pi * gait phase (phase advances at gait_frequency Hz)
+    root_lin_vel (3)    PRIVILEGED: root linear velocity in the body frame, m/s
+    root_height (1)     PRIVILEGED: root height, m
+    The privileged entries (not measurable on the robot) are present when include_privileged=True.
+
+Command
+    Forward velocity drawn uniformly from ``command_range`` at each reset (default 0.5-0.8 m/s), or
+    ``fixed_command`` if given.
+
+Reward
+    The Phase 1E task reward by default: `wildrobot_gym.rewards.RewardComposer` with the weights and
+    parameters of ``configs/phase1e.yaml`` (each term and formula documented in `wildrobot_gym.rewards`).
+    The phase wrappers of `wildrobot_gym.wrappers` replace it. The weighted terms are in
+    ``info["reward_terms"]``.
+
+Termination (a fall), with ``info["fall_reason"]``
+    root_height   root height < min_root_height (default 0.25 m)
+    tilt          |roll| or |pitch| > max_tilt_deg (default 45 deg)
+    body_contact  a geom other than the four sole pads touches the floor
+    sim_unstable  a MuJoCo warning or a non-finite state (also ``info["sim_unstable"] = True``);
+                  never an exception, never a NaN observation.
+Truncation
+    after ``max_episode_steps`` control steps (default 500 = 10 s).
+
+Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import yaml
+from gymnasium import spaces
+
+from wildrobot_gym.metrics import MetricsTracker
+from wildrobot_gym.rewards import RewardComposer
+from wildrobot_gym.robot import NUM_JOINTS, SCENE_XML, RobotSpec, load_model
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "phase1e.yaml"
+
+#: (name, size, privileged): the observation's layout, in order.
+OBS_LAYOUT: tuple[tuple[str, int, bool], ...] = (
+    ("up_vector", 3, False),
+    ("gyro", 3, False),
+    ("joint_pos", NUM_JOINTS, False),
+    ("joint_vel", NUM_JOINTS, False),
+    ("prev_action", NUM_JOINTS, False),
+    ("command", 1, False),
+    ("gait_clock", 2, False),
+    ("root_lin_vel", 3, True),
+    ("root_height", 1, True),
+)
+
+
+def obs_slices(include_privileged: bool = True) -> dict[str, slice]:
+    """Name -> slice of the observation vector."""
+    out, i = {}, 0
+    for name, size, privileged in OBS_LAYOUT:
+        if privileged and not include_privileged:
+            continue
+        out[name] = slice(i, i + size)
+        i += size
+    return out
+
+
+def default_reward_config(path: Path = DEFAULT_CONFIG) -> tuple[dict, dict]:
+    """(reward_weights, reward_params) of the Phase 1E config, the base env's reward."""
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    return dict(cfg["reward_weights"]), dict(cfg.get("reward_params") or {})
+
+
+class WildRobotWalkEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        model_path: str | Path = SCENE_XML,
+        frame_skip: int = 10,
+        action_scale: float | Sequence[float] = 0.5,
+        command_range: Sequence[float] = (0.5, 0.8),
+        fixed_command: float | None = None,
+        max_episode_steps: int = 500,
+        min_root_height: float = 0.25,
+        max_tilt_deg: float = 45.0,
+        gait_frequency: float = 1.5,
+        include_privileged: bool = True,
+        reset_noise_scale: float = 0.02,
+        contact_threshold: float = 1.0,
+        reward_weights: dict[str, float] | None = None,
+        reward_params: dict[str, float] | None = None,
+        width: int = 640,
+        height: int = 480,
+    ) -> None:
+        _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
+                    min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold)
+        self.model = load_model(model_path)
+        self.data = mujoco.MjData(self.model)
+        self.spec_ = RobotSpec.from_model(self.model)
+        self.frame_skip = int(frame_skip)
+        self.dt = self.model.opt.timestep * self.frame_skip
+        self.command_range = (float(command_range[0]), float(command_range[1]))
+        self.fixed_command = None if fixed_command is None else float(fixed_command)
+        self.max_episode_steps = int(max_episode_steps)
+        self.gait_frequency = float(gait_frequency)
+        self.include_privileged = bool(include_privileged)
+        self.reset_noise_scale = float(reset_noise_scale)
+        self.render_mode = render_mode
+        self._width, self._height = int(width), int(height)
+        self._renderer: mujoco.Renderer | None = None
+
+        s = self.spec_
+        self._home_joints = s.home_qpos[s.joint_qpos_adr]
+        self._lo, self._hi = s.joint_range[:, 0], s.joint_range[:, 1]
+        self._action_scale = np.broadcast_to(np.asarray(action_scale, dtype=np.float64), (NUM_JOINTS,)).copy()
+        self._range_mid = 0.5 * (self._lo + self._hi)
+        self._range_half = 0.5 * (self._hi - self._lo)
+        self.tracker = MetricsTracker(
+            self.model, s, self.dt, contact_threshold=contact_threshold,
+            min_root_height=min_root_height, max_tilt=math.radians(max_tilt_deg),
+        )
+        if reward_weights is None:
+            w, p = default_reward_config()
+            reward_params = {**p, **(reward_params or {})}
+            reward_weights = w
+        self.reward_fn = RewardComposer(reward_weights, reward_params)
+
+        self._slices = obs_slices(self.include_privileged)
+        obs_dim = max(sl.stop for sl in self._slices.values())
+        # _observe writes fixed offsets for speed; they must agree with OBS_LAYOUT.
+        expected = {"up_vector": slice(0, 3), "gyro": slice(3, 6), "joint_pos": slice(6, 14),
+                    "joint_vel": slice(14, 22), "prev_action": slice(22, 30), "command": slice(30, 31),
+                    "gait_clock": slice(31, 33), "root_lin_vel": slice(33, 36), "root_height": slice(36, 37)}
+        assert all(self._slices[k] == v for k, v in expected.items() if k in self._slices), self._slices
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(NUM_JOINTS,), dtype=np.float32)
+        self._obs = np.zeros(obs_dim, dtype=np.float32)
+        self._action = np.zeros(NUM_JOINTS)
+        self._prev_action = np.zeros(NUM_JOINTS)
+        self.command = self.command_range[0]
+        self.phase = 0.0
+        self.steps = 0
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        m, d, s = self.model, self.data, self.spec_
+        mujoco.mj_resetData(m, d)
+        d.qpos[:] = s.home_qpos
+        noise = self.np_random.uniform(-self.reset_noise_scale, self.reset_noise_scale, NUM_JOINTS)
+        d.qpos[s.joint_qpos_adr] = np.clip(self._home_joints + noise, self._lo, self._hi)
+        d.ctrl[:] = self._home_joints
+        mujoco.mj_forward(m, d)
+        if options and "command" in options:
+            self.command = float(options["command"])
+        elif self.fixed_command is not None:
+            self.command = self.fixed_command
+        else:
+            self.command = float(self.np_random.uniform(*self.command_range))
+        self.phase = 0.0
+        self.steps = 0
+        self._action[:] = 0.0
+        self._prev_action[:] = 0.0
+        self.tracker.reset(d)
+        info = self.tracker.compute(d)
+        self._decorate(info)
+        return self._observe(), info
+
+    def step(self, action):
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (NUM_JOINTS,):
+            raise ValueError(f"action: expected shape ({NUM_JOINTS},), got {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"action: contains NaN or infinite values: {a}")
+        self._prev_action[:] = self._action
+        np.clip(a, -1.0, 1.0, out=self._action)
+        d = self.data
+        d.ctrl[:] = np.clip(self._home_joints + self._action_scale * self._action, self._lo, self._hi)
+        mujoco.mj_step(self.model, d, nstep=self.frame_skip)
+        self.steps += 1
+        self.phase = (self.phase + self.gait_frequency * self.dt) % 1.0
+
+        info = self.tracker.compute(d)
+        self._decorate(info)
+        reward, terms = self.reward_fn(info)
+        info["reward_terms"] = terms
+        terminated = info["fall_reason"] != ""
+        truncated = not terminated and self.steps >= self.max_episode_steps
+        if info["sim_unstable"]:
+            reward = 0.0
+        return self._observe(), float(reward), terminated, truncated, info
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        if self._renderer is None:
+            self._renderer = mujoco.Renderer(self.model, self._height, self._width)
+        self._renderer.update_scene(self.data, camera="track")
+        return self._renderer.render()
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # ------------------------------------------------------------------ internals
+    def _decorate(self, info: dict) -> None:
+        info["command"] = self.command
+        info["action"] = self._action
+        info["prev_action"] = self._prev_action
+        info["gait_phase"] = self.phase
+        info["joint_range_mid"] = self._range_mid
+        info["joint_range_half"] = self._range_half
+
+    def _observe(self) -> np.ndarray:
+        d, s, o = self.data, self.spec_, self._obs
+        o[0:3] = d.xmat[s.root_body, 6:9]  # third row of R: world z in body coordinates
+        o[3:22] = d.sensordata[s.imu_block]  # gyro, joint positions, joint velocities
+        o[6:14] -= self._home_joints  # joint positions relative to home
+        o[22:30] = self._action
+        o[30] = self.command
+        angle = 2.0 * math.pi * self.phase
+        o[31] = math.sin(angle)
+        o[32] = math.cos(angle)
+        if self.include_privileged:
+            o[33:36] = d.sensordata[s.root_vel_local]
+            o[36] = d.qpos[2]
+        if not math.isfinite(float(o.sum())):
+            np.nan_to_num(o, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        return o.copy()
+
+
+def _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
+                min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold) -> None:
+    if render_mode not in (None, "rgb_array"):
+        raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
+    if int(frame_skip) != frame_skip or frame_skip < 1:
+        raise ValueError(f"frame_skip: expected a positive integer, got {frame_skip!r}")
+    scale = np.asarray(action_scale, dtype=np.float64)
+    if scale.shape not in ((), (NUM_JOINTS,)) or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        raise ValueError(f"action_scale: expected a positive number or {NUM_JOINTS} of them, got {action_scale!r}")
+    if len(command_range) != 2 or not all(map(math.isfinite, command_range)) or command_range[0] > command_range[1]:
+        raise ValueError(f"command_range: expected (min, max) with min <= max, got {tuple(command_range)!r}")
+    if fixed_command is not None and not math.isfinite(fixed_command):
+        raise ValueError(f"fixed_command: expected a finite number or None, got {fixed_command!r}")
+    if int(max_episode_steps) != max_episode_steps or max_episode_steps < 1:
+        raise ValueError(f"max_episode_steps: expected a positive integer, got {max_episode_steps!r}")
+    for name, value in (("min_root_height", min_root_height), ("gait_frequency", gait_frequency),
+                        ("reset_noise_scale", reset_noise_scale), ("contact_threshold", contact_threshold)):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+    if not 0 < max_tilt_deg <= 180:
+        raise ValueError(f"max_tilt_deg: expected a number in (0, 180], got {max_tilt_deg!r}")

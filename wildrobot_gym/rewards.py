@@ -1,0 +1,177 @@
+"""Reward terms: small functions of the env's per-step `info` (see `wildrobot_gym.metrics`).
+
+Each term returns an unweighted float; a `RewardComposer` multiplies by the weights of a phase's
+YAML (`reward_weights`) and adds. Penalties are written as negative numbers, so every weight is >= 0.
+Shape parameters (sigmas, targets) come from the YAML's `reward_params`.
+
+Symbols: v = forward_velocity, v_y = lateral_velocity, v_z = vertical_velocity, c = command,
+w = root_ang_vel, q/qd/qdd = joint_pos/vel/acc, a/a' = action/prev_action, tau = actuator_torque,
+F_i, s_i, contact_i, td_i, air_i = per-foot force, slip speed, contact, touchdown, last air time.
+
+=======================  ===========================================================  =========
+term                     formula                                                      kind
+=======================  ===========================================================  =========
+tracking_exp_xy          exp(-((v - c)^2 + v_y^2) / tracking_sigma)                    [0, 1]
+tracking_lin_xy          max(0, 1 - sqrt((v - c)^2 + v_y^2) / tracking_lin_scale)      [0, 1]
+forward_velocity_bonus   max(0, v)       (backward motion and standing still earn 0)   >= 0
+orientation              -(roll^2 + pitch^2)                                          <= 0
+vertical_velocity        -v_z^2                                                       <= 0
+angular_velocity         -(w_x^2 + w_y^2)                                             <= 0
+joint_limit              -sum(max(0, |q - mid| - joint_limit_soft * half_range))       <= 0
+joint_velocity           -sum(qd^2)                                                   <= 0
+joint_acceleration       -sum(qdd^2)                                                  <= 0
+action_rate              -sum((a - a')^2)                                             <= 0
+torque                   -sum(tau^2)                                                  <= 0
+existential              existential_value   (the seed's 'applied as -5.0 in code')    const
+foot_contact             mean_i [contact_i == stance_i(phase)]; left stance when the   [0, 1]
+                         gait phase is in [0, 0.5), right in [0.5, 1)
+foot_sliding             -sum_i contact_i * s_i^2   (a sliding loaded foot pays)       <= 0
+foot_air_time            sum_i td_i * min(air_i - air_time_target, air_time_cap)      paid once
+                         (paid on the touchdown step only; 0 when c < 0.1 m/s)        per step
+=======================  ===========================================================  =========
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping
+
+import numpy as np
+
+Info = Mapping[str, object]
+Params = Mapping[str, float]
+
+DEFAULT_PARAMS: dict[str, float] = {
+    "tracking_sigma": 0.25,
+    "tracking_lin_scale": 0.5,
+    "joint_limit_soft": 0.9,
+    "existential_value": -5.0,
+    "air_time_target": 0.15,
+    "air_time_cap": 0.3,
+}
+
+
+def tracking_exp_xy(info: Info, p: Params) -> float:
+    """exp(-((v - c)^2 + v_y^2) / tracking_sigma): velocity tracking, 1 when exact, in [0, 1]."""
+    e2 = (info["forward_velocity"] - info["command"]) ** 2 + info["lateral_velocity"] ** 2
+    return math.exp(-e2 / p["tracking_sigma"])
+
+
+def tracking_lin_xy(info: Info, p: Params) -> float:
+    """max(0, 1 - |(v - c, v_y)| / tracking_lin_scale): linear tracking, sharper near the command."""
+    e = math.hypot(info["forward_velocity"] - info["command"], info["lateral_velocity"])
+    return max(0.0, 1.0 - e / p["tracking_lin_scale"])
+
+
+def forward_velocity_bonus(info: Info, p: Params) -> float:
+    """max(0, v): pays forward motion only; backward motion and standing still earn 0."""
+    return max(0.0, info["forward_velocity"])
+
+
+def orientation(info: Info, p: Params) -> float:
+    """-(roll^2 + pitch^2): stay upright."""
+    return -(info["roll"] ** 2 + info["pitch"] ** 2)
+
+
+def vertical_velocity(info: Info, p: Params) -> float:
+    """-v_z^2: minimal bobbing."""
+    return -info["vertical_velocity"] ** 2
+
+
+def angular_velocity(info: Info, p: Params) -> float:
+    """-(w_x^2 + w_y^2): no rocking about the roll and pitch axes."""
+    w = info["root_ang_vel"]
+    return -float(w[0] ** 2 + w[1] ** 2)
+
+
+def joint_limit(info: Info, p: Params) -> float:
+    """-sum_j max(0, |q_j - mid_j| - joint_limit_soft * half_range_j): stay away from the joint limits."""
+    mid, half = info["joint_range_mid"], info["joint_range_half"]
+    excess = np.abs(info["joint_pos"] - mid) - p["joint_limit_soft"] * half
+    return -float(np.maximum(excess, 0.0).sum())
+
+
+def joint_velocity(info: Info, p: Params) -> float:
+    """-sum_j qd_j^2."""
+    return -float(np.dot(info["joint_vel"], info["joint_vel"]))
+
+
+def joint_acceleration(info: Info, p: Params) -> float:
+    """-sum_j qdd_j^2: smooth joint motion."""
+    return -float(np.dot(info["joint_acc"], info["joint_acc"]))
+
+
+def action_rate(info: Info, p: Params) -> float:
+    """-sum_j (a_j - a'_j)^2: no jerky actions."""
+    d = info["action"] - info["prev_action"]
+    return -float(np.dot(d, d))
+
+
+def torque(info: Info, p: Params) -> float:
+    """-sum_j tau_j^2: effort."""
+    return -float(np.dot(info["actuator_torque"], info["actuator_torque"]))
+
+
+def existential(info: Info, p: Params) -> float:
+    """existential_value (a constant per step; the seed applies weight 1.0 as -5.0)."""
+    return p["existential_value"]
+
+
+def foot_contact(info: Info, p: Params) -> float:
+    """mean over feet of [contact_i == stance_i(gait phase)]: left foot stance in [0, 0.5), right in [0.5, 1)."""
+    left_stance = info["gait_phase"] < 0.5
+    c = info["foot_contact"]
+    return 0.5 * (float(c[0] == left_stance) + float(c[1] != left_stance))
+
+
+def foot_sliding(info: Info, p: Params) -> float:
+    """-sum_i contact_i * s_i^2: a foot that slides while loaded pays; a swinging foot does not."""
+    s = info["foot_slip_speed"]
+    return -float(np.dot(info["foot_contact"] * s, s))
+
+
+def foot_air_time(info: Info, p: Params) -> float:
+    """sum_i td_i * min(air_i - air_time_target, air_time_cap): paid once, on touchdown; 0 when c < 0.1."""
+    if info["command"] < 0.1:
+        return 0.0
+    td = info["foot_touchdown"]
+    if not td.any():
+        return 0.0
+    gain = np.minimum(info["foot_last_air_time"] - p["air_time_target"], p["air_time_cap"])
+    return float(gain[td].sum())
+
+
+TERMS: dict[str, Callable[[Info, Params], float]] = {
+    f.__name__: f
+    for f in (
+        tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
+        angular_velocity, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
+        existential, foot_contact, foot_sliding, foot_air_time,
+    )
+}
+
+
+class RewardComposer:
+    """total = sum_k weight_k * term_k(info); terms with weight 0 are skipped (cost nothing)."""
+
+    def __init__(self, weights: Mapping[str, float], params: Mapping[str, float] | None = None) -> None:
+        unknown = sorted(set(weights) - set(TERMS))
+        if unknown:
+            raise ValueError(f"reward_weights: unknown reward term(s) {unknown}; known: {sorted(TERMS)}")
+        for k, w in weights.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+                raise ValueError(f"reward_weights.{k}: expected a finite number >= 0, got {w!r}")
+        unknown = sorted(set(params or {}) - set(DEFAULT_PARAMS))
+        if unknown:
+            raise ValueError(f"reward_params: unknown parameter(s) {unknown}; known: {sorted(DEFAULT_PARAMS)}")
+        self.weights = {k: float(w) for k, w in weights.items()}
+        self.params = {**DEFAULT_PARAMS, **{k: float(v) for k, v in (params or {}).items()}}
+        self._active = [(k, float(w), TERMS[k]) for k, w in weights.items() if w != 0.0]
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Replace some weights (a curriculum stage change)."""
+        merged = {**self.weights, **weights}
+        self.__init__(merged, self.params)
+
+    def __call__(self, info: Info) -> tuple[float, dict[str, float]]:
+        terms = {k: w * f(info, self.params) for k, w, f in self._active}
+        return sum(terms.values()), terms
