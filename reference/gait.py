@@ -1,0 +1,696 @@
+"""Walking-gait generator for WildRobot: footstep plan -> LIPM/ZMP preview COM -> leg IK -> `Clip`.
+
+Why this exists: retargeted human clips gave 0 s of trackable reference (the robot fell in 1-3 s of
+open-loop PD tracking). These gaits are built from the robot's own kinematics and masses so that a
+PD servo can follow them: a crouched posture, a flat foot, a centre of mass (COM) that follows a
+linear-inverted-pendulum plan whose zero-moment point (ZMP) stays inside the support polygon.
+
+Pipeline (`generate_gait`):
+  1. `plan_footsteps`: alternating footholds (first swing: left), step length L, step time T = L / v,
+     a double-support fraction of T; a standing hold before and after; first and last steps are
+     half strides so the feet start and end side by side.
+  2. `zmp_reference` + `preview_control`: Kajita's ZMP preview control on the cart-table model at
+     height z_c gives the COM path; the ZMP reference sits on the support foot's centre in x and is
+     moved `zmp_inset` inwards from the foot centre in y (the robot has no ankle roll, see below).
+  3. Swing feet: minimum-jerk (quintic) progression in x, a smooth 64 s^3 (1-s)^3 height bump of
+     `clearance`; the sole stays parallel to the floor in pitch.
+  4. Waist from COM: the waist carries only 38 % of the mass, so "waist = COM + constant" is wrong
+     by the legs' motion. Each frame the waist's horizontal position is corrected by a fixed-point
+     iteration on the model's true whole-body COM (MuJoCo `subtree_com` after leg IK), so the model's
+     COM follows the LIPM plan with the real link masses. The waist height is constant; it is chosen
+     so that the crouched standing pose has the requested COM height.
+  5. `leg_ik`: analytic IK of the hip pitch - hip roll - knee - ankle pitch leg (below).
+
+Kinematic limits this robot imposes (documented because they shape the gaits): with no ankle roll
+the foot's roll equals the leg's frontal tilt, so a flat-footed stance keeps each hip above its
+ankle and the pelvis cannot shift sideways over the stance foot. Lateral balance is therefore
+dynamic. Measured in MuJoCo: commanding the LIPM's lateral waist sway (legs tilted in parallel by
+hip roll) does not move the pelvis sideways; the floor keeps the soles flat, so the whole robot
+rolls the other way and loads the foot that should swing (the robot then shuffles in place or
+falls). Commanding the opposite sway (`lateral_sway` < 0) rolls the robot onto the stance foot's
+outer edge and unloads the swing foot: a rocking gait, which is what these clips use. So the
+lateral COM/ZMP of the plan is nominal (used for the timing and amplitude of the rocking); the
+sagittal plan (x) is realised: the model's COM follows it.
+
+Trackability (`track_clip`): plays a clip on the model with PD servos only (no harness, qpos never
+overwritten) and reports survival time, achieved speed and actuator saturation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import mujoco
+import numpy as np
+
+from reference.clips import Clip
+from wildrobot_gym.robot import GRAVITY, JOINT_NAMES, NUM_JOINTS, RobotSpec, load_model
+
+GENERATOR_VERSION = "gait-1.0"
+SIDES = ("left", "right")
+SIDE_SIGN = {"left": 1.0, "right": -1.0}
+
+
+# --------------------------------------------------------------------------------------------
+# Leg geometry and IK
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LegGeometry:
+    """Offsets of the left leg's chain in the waist frame (the right leg mirrors y), read from the MJCF.
+
+    hip: hip-pitch anchor; roll: hip-roll anchor relative to the hip-pitch anchor; knee: knee
+    relative to the roll anchor; shank: ankle below the knee (length); sole_depth: sole below the
+    ankle axis; pad_x / pad_y: sole rectangle relative to the ankle (x min/max, half width).
+    """
+
+    hip: np.ndarray
+    roll: np.ndarray
+    knee: np.ndarray
+    shank: float
+    sole_depth: float
+    pad_x: tuple[float, float]
+    pad_half_width: float
+
+    @staticmethod
+    def from_model(model: mujoco.MjModel) -> "LegGeometry":
+        def body(name: str) -> np.ndarray:
+            return model.body_pos[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)].copy()
+
+        foot = body("left_foot")
+        if abs(foot[0]) > 1e-9 or abs(foot[1]) > 1e-9:
+            raise ValueError("leg_ik assumes the ankle lies straight below the knee")
+        sole = model.site_pos[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "left_sole")]
+        xs, half_w = [], []
+        for pad in ("left_toe", "left_heel"):
+            g = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, pad)
+            xs += [model.geom_pos[g][0] - model.geom_size[g][0], model.geom_pos[g][0] + model.geom_size[g][0]]
+            half_w.append(model.geom_size[g][1])
+        return LegGeometry(
+            hip=body("left_hip"),
+            roll=body("left_upper_leg"),
+            knee=body("left_lower_leg"),
+            shank=float(-foot[2]),
+            sole_depth=float(-sole[2]),
+            pad_x=(float(min(xs)), float(max(xs))),
+            pad_half_width=float(min(half_w)),
+        )
+
+    @property
+    def foot_y(self) -> float:
+        """Lateral position of the hip-roll anchor: a foot there hangs with zero hip roll."""
+        return float(self.hip[1] + self.roll[1])
+
+    @property
+    def sole_center_x(self) -> float:
+        """Middle of the sole in x relative to the ankle axis."""
+        return 0.5 * (self.pad_x[0] + self.pad_x[1])
+
+
+def _rot_y(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def _rot_x(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def leg_ik(geo: LegGeometry, side: str, ankle_in_waist: np.ndarray, torso_pitch: float = 0.0) -> np.ndarray:
+    """Joint angles (hip_pitch, hip_roll, knee, ankle) that put `side`'s ankle axis at `ankle_in_waist`.
+
+    The target is in the waist frame. The sole is made level in pitch in the world for a waist
+    pitched by `torso_pitch` (rad, rotation about +y, positive leans forward). Its roll cannot be
+    chosen (no ankle roll): it equals the hip roll. Angles follow robot.md's signs: left hip pitch +
+    and right hip pitch - are flexion; left hip roll - and right hip roll + are abduction.
+
+    Derivation, with flexion f (R_y(-f)), roll rotation a = -q_roll about +x, knee k, ankle b:
+      p = R_y(-f) [roll + R_x(a) (knee + R_y(k) (0, 0, -shank))]  (relative to the hip-pitch anchor)
+    The y component and the norm do not depend on f, which gives k in closed form, then a, then f.
+    """
+    s = SIDE_SIGN[side]
+    p = np.asarray(ankle_in_waist, dtype=float) - geo.hip * np.array([1.0, s, 1.0])
+    ox, oy = geo.roll[0], s * geo.roll[1]
+    kx, kz, ls = geo.knee[0], geo.knee[2], geo.shank
+    e = oy - p[1]  # lateral distance the roll joint must produce
+    d2 = p[0] ** 2 + p[2] ** 2 + e**2
+    # |(ox + kx - ls sin k, kz - ls cos k)|^2 = d2  ->  A cos k + B sin k = C
+    c0 = ox + kx
+    A, B = -2.0 * kz * ls, -2.0 * c0 * ls
+    C = d2 - c0**2 - kz**2 - ls**2
+    r = np.hypot(A, B)
+    phi = np.arctan2(B, A)
+    knee = phi + np.arccos(np.clip(C / r, -1.0, 1.0))  # the bent-backwards (positive) branch
+    knee = float(np.clip(knee, 0.0, np.pi))
+    vz = kz - ls * np.cos(knee)  # knee-to-ankle chain z before the roll (negative)
+    a = float(np.arcsin(np.clip(e / vz, -1.0, 1.0)))  # from p_y = oy - vz sin(a)
+    inner_x = c0 - ls * np.sin(knee)
+    inner_z = vz * np.cos(a)
+    f = float(np.arctan2(p[2], p[0]) - np.arctan2(inner_z, inner_x))
+    f = (f + np.pi) % (2 * np.pi) - np.pi
+    # Level sole in pitch: foot x axis of R_y(pitch - f) R_x(a) R_y(k + b) has no z component.
+    fw = f - torso_pitch
+    beta = float(np.arctan2(np.sin(fw), np.cos(a) * np.cos(fw)))
+    ankle = beta - knee
+    hip_pitch = f if side == "left" else -f
+    hip_roll = -a
+    return np.array([hip_pitch, hip_roll, knee, ankle])
+
+
+def leg_fk(geo: LegGeometry, side: str, q: np.ndarray, torso_pitch: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Ankle position (waist frame) and foot rotation (world axes, waist pitched) of one leg: IK's inverse."""
+    s = SIDE_SIGN[side]
+    f = q[0] if side == "left" else -q[0]
+    a = -q[1]
+    r_hip = _rot_y(-f)
+    r_roll = r_hip @ _rot_x(a)
+    r_knee = r_roll @ _rot_y(q[2])
+    r_foot = r_knee @ _rot_y(q[3])
+    mirror = np.array([1.0, s, 1.0])
+    ankle = geo.hip * mirror + r_hip @ (geo.roll * mirror) + r_roll @ geo.knee + r_knee @ np.array([0, 0, -geo.shank])
+    return ankle, _rot_y(torso_pitch) @ r_foot
+
+
+# --------------------------------------------------------------------------------------------
+# Gait parameters and plan
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GaitParams:
+    """One gait of the library (configs/gaits.yaml lists them).
+
+    speed (m/s) and step_length (m, foothold-to-foothold of opposite feet) fix the step time
+    T = step_length / speed. com_height: LIPM height (m). clearance: swing-sole peak height (m).
+    duration: total clip length (s), stand holds included. double_support: fraction of T with both
+    feet down. zmp_inset: lateral ZMP reference inset (m) from the support foot's centre towards the
+    body's midline. hold_start / hold_end: standing time (s) before the first lift / after the last
+    touchdown. torso_pitch: waist pitch (rad, + leans forward). stance_width: half distance of the
+    feet (m); None = hip-roll anchor width, where the legs hang with zero roll. lateral_sway: gain
+    on the planned lateral waist offset (1 = follow the LIPM; see the module docstring for why the
+    default is negative).
+    """
+
+    name: str
+    speed: float
+    step_length: float
+    com_height: float = 0.29
+    clearance: float = 0.02
+    duration: float = 6.0
+    double_support: float = 0.25
+    zmp_inset: float = 0.025
+    hold_start: float = 0.8
+    hold_end: float = 0.8
+    torso_pitch: float = 0.0
+    stance_width: float | None = None
+    lateral_sway: float = -0.7
+    fps: float = 50.0
+
+    @property
+    def step_time(self) -> float:
+        return self.step_length / self.speed
+
+    def validate(self) -> None:
+        """Reject parameters that cannot make a gait (ValueError naming the field)."""
+        if not 0.05 <= self.speed <= 1.0:
+            raise ValueError(f"{self.name}: speed {self.speed} m/s outside [0.05, 1.0]")
+        if not 0.01 <= self.step_length <= 0.2:
+            raise ValueError(f"{self.name}: step_length {self.step_length} m outside [0.01, 0.2]")
+        if not 0.1 <= self.step_time <= 1.5:
+            raise ValueError(f"{self.name}: step time {self.step_time:.3f} s outside [0.1, 1.5]")
+        if not 0.0 < self.double_support < 0.8:
+            raise ValueError(f"{self.name}: double_support {self.double_support} outside (0, 0.8)")
+        if not 0.0 <= self.clearance <= 0.08:
+            raise ValueError(f"{self.name}: clearance {self.clearance} m outside [0, 0.08]")
+        if self.duration < self.hold_start + self.hold_end + 3 * self.step_time:
+            raise ValueError(f"{self.name}: duration {self.duration} s leaves fewer than 3 steps")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: `swing` foot moves from x0 to x1 during [t_lift, t_land]; the other foot supports."""
+
+    swing: str
+    x0: float
+    x1: float
+    t_start: float  # start of the double support that precedes the lift
+    t_lift: float
+    t_land: float
+
+
+@dataclass
+class GaitPlan:
+    """Everything planned for one gait, sampled at the control rate (`t`, seconds)."""
+
+    params: GaitParams
+    t: np.ndarray  # (N,)
+    steps: list[Step]
+    com: np.ndarray  # (N, 3) planned COM (LIPM), world
+    zmp: np.ndarray  # (N, 2) ZMP of the planned COM motion (cart-table model)
+    zmp_ref: np.ndarray  # (N, 2)
+    feet: dict[str, np.ndarray]  # side -> (N, 3) ankle-axis positions, world
+    contact: dict[str, np.ndarray]  # side -> (N,) bool, foot on the floor
+    waist: np.ndarray  # (N, 3) waist (root) position, world
+    joints: np.ndarray  # (N, 8) actuator order
+    walk_window: tuple[float, float]  # (first lift, last touchdown), s
+    model_com: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3) model COM after IK
+
+
+def plan_footsteps(p: GaitParams) -> tuple[list[Step], float]:
+    """Alternating steps (left first) filling the walking time; returns the steps and the end time.
+
+    The first and the last step are half strides (feet start and end side by side); the others
+    move the swing foot by two step lengths, so consecutive footholds are one step length apart.
+    """
+    T = p.step_time
+    walk_time = p.duration - p.hold_start - p.hold_end
+    n = max(3, int(np.floor(walk_time / T + 1e-9)))
+    t_ds = p.double_support * T
+    steps: list[Step] = []
+    pos = {"left": 0.0, "right": 0.0}
+    t = p.hold_start - t_ds  # the first step's double support ends at hold_start (first lift)
+    for i in range(n):
+        swing = SIDES[i % 2]
+        if i == 0:
+            target = p.step_length
+        elif i == n - 1:
+            target = pos[SIDES[(i + 1) % 2]]  # close the feet
+        else:
+            target = pos[SIDES[(i + 1) % 2]] + p.step_length
+        steps.append(Step(swing, pos[swing], target, t, t + t_ds, t + T))
+        pos[swing] = target
+        t += T
+    return steps, t
+
+
+def _support_zmp(p: GaitParams, geo: LegGeometry, side: str, x_ankle: float, width: float) -> np.ndarray:
+    """ZMP reference on one support foot: sole centre in x, `zmp_inset` towards the midline in y."""
+    s = SIDE_SIGN[side]
+    return np.array([x_ankle + geo.sole_center_x, s * (width - p.zmp_inset)])
+
+
+def zmp_reference(p: GaitParams, geo: LegGeometry, steps: list[Step], t: np.ndarray, width: float) -> np.ndarray:
+    """Piecewise-linear ZMP reference: on the support foot in single support, moving over in double support."""
+    ref = np.zeros((len(t), 2))
+    feet = {"left": 0.0, "right": 0.0}
+    mid0 = np.array([geo.sole_center_x, 0.0])
+    ref[:] = mid0
+    prev = mid0
+    for st in steps:
+        support = "right" if st.swing == "left" else "left"
+        target = _support_zmp(p, geo, support, feet[support], width)
+        ds = (t >= st.t_start) & (t < st.t_lift)
+        a = (t[ds] - st.t_start) / (st.t_lift - st.t_start)
+        ref[ds] = prev + a[:, None] * (target - prev)
+        ref[(t >= st.t_lift)] = target
+        feet[st.swing] = st.x1
+        prev = target
+    # final double support: back to the middle of the (closed) feet, over one double-support time
+    t_end = steps[-1].t_land
+    t_ds = p.double_support * p.step_time
+    final = np.array([feet["left"] + geo.sole_center_x, 0.0])
+    ds = (t >= t_end) & (t < t_end + 2 * t_ds)
+    a = (t[ds] - t_end) / (2 * t_ds)
+    ref[ds] = prev + a[:, None] * (final - prev)
+    ref[t >= t_end + 2 * t_ds] = final
+    return ref
+
+
+@lru_cache(maxsize=16)
+def _preview_gains(z_c: float, dt: float, n_preview: int, q_e: float = 1.0, r: float = 1e-8) -> tuple:
+    """Gains of Kajita's ZMP preview controller (integral-augmented cart-table model, jerk input)."""
+    A = np.array([[1.0, dt, dt * dt / 2], [0.0, 1.0, dt], [0.0, 0.0, 1.0]])
+    B = np.array([[dt**3 / 6], [dt * dt / 2], [dt]])
+    C = np.array([[1.0, 0.0, -z_c / GRAVITY]])
+    At = np.block([[np.eye(1), C @ A], [np.zeros((3, 1)), A]])
+    Bt = np.vstack([C @ B, B])
+    Q = np.zeros((4, 4))
+    Q[0, 0] = q_e
+    P = Q.copy()
+    for _ in range(20000):  # discrete Riccati iteration: converges in a few hundred steps here
+        S = r + (Bt.T @ P @ Bt)[0, 0]
+        Pn = Q + At.T @ P @ At - (At.T @ P @ Bt) @ (Bt.T @ P @ At) / S
+        if np.max(np.abs(Pn - P)) < 1e-12 * max(1.0, np.max(np.abs(P))):
+            P = Pn
+            break
+        P = Pn
+    S = r + (Bt.T @ P @ Bt)[0, 0]
+    K = (Bt.T @ P @ At) / S
+    gi, gx = K[0, 0], K[0, 1:]
+    Ac = At - Bt @ K
+    X = -Ac.T @ P @ np.array([[1.0], [0.0], [0.0], [0.0]])
+    gd = np.zeros(n_preview)
+    gd[0] = -gi
+    for j in range(1, n_preview):
+        gd[j] = ((Bt.T @ X) / S)[0, 0]
+        X = Ac.T @ X
+    return A, B, C, gi, gx, gd
+
+
+def preview_control(zmp_ref: np.ndarray, z_c: float, dt: float, preview_s: float = 1.6) -> tuple[np.ndarray, np.ndarray]:
+    """COM path (N, 2) whose cart-table ZMP tracks `zmp_ref` (N, 2); also returns that ZMP (N, 2)."""
+    n_prev = int(round(preview_s / dt))
+    A, B, C, gi, gx, gd = _preview_gains(float(z_c), float(dt), n_prev)
+    n = len(zmp_ref)
+    padded = np.vstack([zmp_ref, np.repeat(zmp_ref[-1:], n_prev, axis=0)])
+    com = np.zeros((n, 2))
+    zmp = np.zeros((n, 2))
+    for axis in range(2):
+        x = np.array([zmp_ref[0, axis], 0.0, 0.0])
+        err = 0.0
+        for k in range(n):
+            com[k, axis] = x[0]
+            zmp[k, axis] = (C @ x)[0]
+            err += zmp[k, axis] - zmp_ref[k, axis]
+            u = -gi * err - gx @ x - gd[1:] @ padded[k + 1 : k + n_prev, axis]
+            x = A @ x + B[:, 0] * u
+    return com, zmp
+
+
+def _swing_profile(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Progress (minimum-jerk quintic) and normalised height 64 s^3 (1-s)^3: both smooth to 2nd order."""
+    s = np.clip(s, 0.0, 1.0)
+    prog = 10 * s**3 - 15 * s**4 + 6 * s**5
+    height = 64.0 * s**3 * (1.0 - s) ** 3
+    return prog, height
+
+
+def foot_trajectories(p: GaitParams, geo: LegGeometry, steps: list[Step], t: np.ndarray, width: float) -> tuple[dict, dict]:
+    """Ankle-axis positions (world) and contact flags of both feet over time."""
+    feet = {side: np.zeros((len(t), 3)) for side in SIDES}
+    contact = {side: np.ones(len(t), dtype=bool) for side in SIDES}
+    for side in SIDES:
+        feet[side][:, 1] = SIDE_SIGN[side] * width
+        feet[side][:, 2] = geo.sole_depth
+    for st in steps:
+        f = feet[st.swing]
+        f[t >= st.t_land, 0] = st.x1
+        sw = (t > st.t_lift) & (t < st.t_land)
+        prog, h = _swing_profile((t[sw] - st.t_lift) / (st.t_land - st.t_lift))
+        f[sw, 0] = st.x0 + prog * (st.x1 - st.x0)
+        f[sw, 2] = geo.sole_depth + p.clearance * h
+        contact[st.swing][sw] = False
+    return feet, contact
+
+
+def _quat_pitch(pitch: float) -> np.ndarray:
+    return np.array([np.cos(pitch / 2), 0.0, np.sin(pitch / 2), 0.0])
+
+
+class GaitModel:
+    """The compiled model plus scratch data used for COM corrections, IK checks and tracking."""
+
+    def __init__(self, model: mujoco.MjModel | None = None) -> None:
+        self.model = model if model is not None else load_model()
+        self.data = mujoco.MjData(self.model)
+        self.spec = RobotSpec.from_model(self.model)
+        self.geo = LegGeometry.from_model(self.model)
+
+    def whole_ik(self, waist: np.ndarray, feet: dict[str, np.ndarray], pitch: float) -> np.ndarray:
+        """Joint vector (actuator order) for a waist position/pitch and world ankle positions."""
+        rot_t = _rot_y(pitch).T
+        q = np.zeros(NUM_JOINTS)
+        for i, side in enumerate(SIDES):
+            q[4 * i : 4 * i + 4] = leg_ik(self.geo, side, rot_t @ (feet[side] - waist), pitch)
+        return q
+
+    def set_pose(self, waist: np.ndarray, quat: np.ndarray, joints: np.ndarray) -> None:
+        """Write a pose into the scratch data and run forward kinematics (+ subtree COMs)."""
+        self.data.qpos[:3] = waist
+        self.data.qpos[3:7] = quat
+        self.data.qpos[self.spec.joint_qpos_adr] = joints
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_comPos(self.model, self.data)
+
+    def com(self) -> np.ndarray:
+        return self.data.subtree_com[self.spec.root_body].copy()
+
+    def waist_height_for_com(self, com_height: float, width: float, pitch: float = 0.0) -> float:
+        """Waist height whose crouched stance (feet under the hips, level soles) has this COM height."""
+        lo, hi = 0.30, 0.4699
+        quat = _quat_pitch(pitch)
+        for _ in range(50):  # bisection: the COM rises monotonically with the waist
+            mid = 0.5 * (lo + hi)
+            waist = np.array([0.0, 0.0, mid])
+            feet = {s: np.array([0.0, SIDE_SIGN[s] * width, self.geo.sole_depth]) for s in SIDES}
+            feet = self._centre_feet_under_com(waist, feet, quat, pitch)
+            self.set_pose(waist, quat, self.whole_ik(waist, feet, pitch))
+            if self.com()[2] < com_height:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+    def _centre_feet_under_com(self, waist, feet, quat, pitch):
+        """Shift both feet in x so that the standing COM is over the sole centres (a few iterations)."""
+        feet = {k: v.copy() for k, v in feet.items()}
+        for _ in range(5):
+            self.set_pose(waist, quat, self.whole_ik(waist, feet, pitch))
+            dx = self.com()[0] - (feet["left"][0] + self.geo.sole_center_x)
+            for v in feet.values():
+                v[0] += dx
+        return feet
+
+
+def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iterations: int = 4) -> GaitPlan:
+    """Plan one gait (see the module docstring); the result's `joints` are the clip's targets."""
+    params.validate()
+    gm = gm if gm is not None else _default_model()
+    geo = gm.geo
+    width = params.stance_width if params.stance_width is not None else geo.foot_y
+    dt_plan = 1.0 / (2 * params.fps)  # preview control at twice the frame rate, then sampled
+    steps, t_end = plan_footsteps(params)
+    n_plan = int(round(params.duration / dt_plan))
+    t_plan = np.arange(n_plan) * dt_plan
+    zref_plan = zmp_reference(params, geo, steps, t_plan, width)
+    com_plan, zmp_plan = preview_control(zref_plan, params.com_height, dt_plan)
+    t = t_plan[::2]
+    com_xy, zmp, zref = com_plan[::2], zmp_plan[::2], zref_plan[::2]
+    feet, contact = foot_trajectories(params, geo, steps, t, width)
+
+    pitch = params.torso_pitch
+    quat = _quat_pitch(pitch)
+    z_w = gm.waist_height_for_com(params.com_height, width, pitch)
+    # The standing pose puts the COM over the sole centre: remember the waist-COM x offset there,
+    # as the first guess of every frame's correction.
+    stand_feet = {s: np.array([0.0, SIDE_SIGN[s] * width, geo.sole_depth]) for s in SIDES}
+    stand_feet = gm._centre_feet_under_com(np.array([0.0, 0.0, z_w]), stand_feet, quat, pitch)
+    gm.set_pose(np.array([0.0, 0.0, z_w]), quat, gm.whole_ik(np.array([0.0, 0.0, z_w]), stand_feet, pitch))
+    offset = np.array([0.0 - gm.com()[0], 0.0 - gm.com()[1]])
+
+    n = len(t)
+    waist = np.zeros((n, 3))
+    joints = np.zeros((n, NUM_JOINTS))
+    model_com = np.zeros((n, 3))
+    for k in range(n):
+        w = np.array([com_xy[k, 0] + offset[0], com_xy[k, 1] + offset[1], z_w])
+        fk = {s: feet[s][k] for s in SIDES}
+        for _ in range(com_iterations):  # fixed point: move the waist until the model COM is on plan
+            q = gm.whole_ik(w, fk, pitch)
+            gm.set_pose(w, quat, q)
+            w[:2] += com_xy[k] - gm.com()[:2]
+        w[1] *= params.lateral_sway
+        # Targets outside the joint ranges would be clipped by the servos' ctrlrange anyway.
+        q = np.clip(gm.whole_ik(w, fk, pitch), gm.spec.joint_range[:, 0], gm.spec.joint_range[:, 1])
+        gm.set_pose(w, quat, q)
+        waist[k], joints[k], model_com[k] = w, q, gm.com()
+    com = np.column_stack([com_xy, np.full(n, params.com_height)])
+    return GaitPlan(
+        params=params,
+        t=t,
+        steps=steps,
+        com=com,
+        zmp=zmp,
+        zmp_ref=zref,
+        feet=feet,
+        contact=contact,
+        waist=waist,
+        joints=joints,
+        walk_window=(steps[0].t_lift, steps[-1].t_land),
+        model_com=model_com,
+    )
+
+
+@lru_cache(maxsize=1)
+def _default_model() -> GaitModel:
+    return GaitModel()
+
+
+def plan_to_clip(plan: GaitPlan) -> Clip:
+    """Package a plan as a project `Clip` (50 Hz, waist pose, joint targets, descriptive metadata)."""
+    p = plan.params
+    n = len(plan.t)
+    quat = np.tile(_quat_pitch(p.torso_pitch), (n, 1))
+    meta = {
+        "source": "reference.gait",
+        "generator": "lipm_zmp_preview",
+        "generator_version": GENERATOR_VERSION,
+        "speed": p.speed,
+        "step_length": p.step_length,
+        "step_time": p.step_time,
+        "double_support": p.double_support,
+        "com_height": p.com_height,
+        "waist_height": float(plan.waist[0, 2]),
+        "clearance": p.clearance,
+        "zmp_inset": p.zmp_inset,
+        "torso_pitch": p.torso_pitch,
+        "stance_width": float(abs(plan.feet["left"][0, 1])),
+        "num_steps": len(plan.steps),
+        "first_swing": plan.steps[0].swing,
+        "walk_start_s": plan.walk_window[0],
+        "walk_end_s": plan.walk_window[1],
+        "direction": "+x",
+    }
+    return Clip(name=p.name, fps=p.fps, root_pos=plan.waist.copy(), root_quat=quat, joint_pos=plan.joints.copy(), metadata=meta)
+
+
+def steady_window(plan: GaitPlan) -> tuple[float, float]:
+    """Time window of full strides (excludes the half first and last steps), s."""
+    return plan.steps[1].t_start, plan.steps[-1].t_start
+
+
+# --------------------------------------------------------------------------------------------
+# Checks: support polygon and trackability
+# --------------------------------------------------------------------------------------------
+
+
+def support_polygon_margin(plan: GaitPlan) -> np.ndarray:
+    """Signed distance (m, + inside) of the planned ZMP to the support polygon, per frame.
+
+    The polygon is the convex hull of the soles in contact (each sole a rectangle around its ankle).
+    """
+    geo = plan_geometry()
+    out = np.zeros(len(plan.t))
+    x0, x1 = geo.pad_x
+    hw = geo.pad_half_width
+    for k in range(len(plan.t)):
+        pts = []
+        for side in SIDES:
+            if plan.contact[side][k]:
+                ax, ay = plan.feet[side][k, :2]
+                pts += [(ax + x0, ay - hw), (ax + x1, ay - hw), (ax + x1, ay + hw), (ax + x0, ay + hw)]
+        out[k] = _convex_margin(np.array(pts), plan.zmp[k])
+    return out
+
+
+def plan_geometry() -> LegGeometry:
+    return _default_model().geo
+
+
+def _convex_margin(points: np.ndarray, q: np.ndarray) -> float:
+    """Signed distance of q to the convex hull of points (+ inside); exact inside, edge-based outside."""
+    hull = _hull(points)
+    m = len(hull)
+    d_in = np.inf
+    outside = False
+    best_out = np.inf
+    for i in range(m):
+        a, b = hull[i], hull[(i + 1) % m]
+        e = b - a
+        nrm = np.array([e[1], -e[0]]) / np.linalg.norm(e)  # outward for a counter-clockwise hull
+        dist = float(nrm @ (q - a))
+        if dist > 0:
+            outside = True
+        d_in = min(d_in, -dist)
+        t_ = np.clip((q - a) @ e / (e @ e), 0.0, 1.0)
+        best_out = min(best_out, float(np.linalg.norm(q - (a + t_ * e))))
+    return -best_out if outside else d_in
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Counter-clockwise convex hull (Andrew's monotone chain)."""
+    pts = sorted(set(map(tuple, np.round(points, 12))))
+    if len(pts) < 3:
+        return np.array(pts)
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Open-loop PD tracking of one clip (no harness)."""
+
+    name: str
+    duration_s: float
+    survived_s: float
+    fell: bool
+    planned_speed: float
+    achieved_speed: float  # mean forward root speed over the walking window (up to a fall)
+    saturation: float  # fraction of actuator substeps at the torque limit
+    max_abs_roll_deg: float
+    max_abs_pitch_deg: float
+
+
+def _roll_pitch(quat: np.ndarray) -> tuple[float, float]:
+    w, x, y, z = quat
+    roll = np.arctan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
+    pitch = np.arcsin(np.clip(2 * (w * y - z * x), -1.0, 1.0))
+    return float(roll), float(pitch)
+
+
+def track_clip(clip: Clip, gm: GaitModel | None = None, substeps: int = 10, min_height: float = 0.25,
+               max_tilt_deg: float = 45.0) -> TrackResult:
+    """Play `clip` with PD servos only: ctrl = joint targets, `substeps` physics steps per frame.
+
+    Starts from the first frame as qpos with zero velocity and never writes qpos again. A fall is
+    root height < `min_height` or |roll| or |pitch| > `max_tilt_deg`.
+    """
+    gm = gm if gm is not None else GaitModel()
+    m = gm.model
+    d = mujoco.MjData(m)
+    spec = gm.spec
+    d.qpos[:3] = clip.root_pos[0]
+    d.qpos[3:7] = clip.root_quat[0]
+    d.qpos[spec.joint_qpos_adr] = clip.joint_pos[0]
+    d.qvel[:] = 0.0
+    mujoco.mj_forward(m, d)
+    limit = m.actuator_forcerange[:, 1]
+    dt_frame = 1.0 / clip.fps
+    sat = 0
+    total = 0
+    fell = False
+    t_fall = clip.duration
+    xs = np.zeros(clip.num_frames)
+    max_roll = max_pitch = 0.0
+    for k in range(clip.num_frames):
+        d.ctrl[:] = np.clip(clip.joint_pos[k], m.actuator_ctrlrange[:, 0], m.actuator_ctrlrange[:, 1])
+        for _ in range(substeps):
+            mujoco.mj_step(m, d)
+            sat += int(np.sum(np.abs(d.actuator_force) >= limit - 1e-6))
+            total += m.nu
+        xs[k] = d.qpos[0]
+        roll, pitch = _roll_pitch(d.qpos[3:7])
+        max_roll, max_pitch = max(max_roll, abs(roll)), max(max_pitch, abs(pitch))
+        if d.qpos[2] < min_height or max(abs(roll), abs(pitch)) > np.radians(max_tilt_deg):
+            fell = True
+            t_fall = (k + 1) * dt_frame
+            break
+    t0 = float(clip.metadata.get("walk_start_s", 0.0))
+    t1 = min(float(clip.metadata.get("walk_end_s", clip.duration)), t_fall)
+    k0, k1 = int(round(t0 * clip.fps)), max(int(round(t1 * clip.fps)) - 1, 0)
+    speed = float((xs[k1] - xs[k0]) / max(t1 - t0, 1e-9)) if k1 > k0 else 0.0
+    return TrackResult(
+        name=clip.name,
+        duration_s=clip.duration,
+        survived_s=t_fall,
+        fell=fell,
+        planned_speed=float(clip.metadata.get("speed", np.nan)),
+        achieved_speed=speed,
+        saturation=sat / max(total, 1),
+        max_abs_roll_deg=float(np.degrees(max_roll)),
+        max_abs_pitch_deg=float(np.degrees(max_pitch)),
+    )
