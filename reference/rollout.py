@@ -1,0 +1,757 @@
+"""Physics reference generation: loop a clip, track it with the servos, record every frame at 50 Hz.
+
+The protocol is the data-first plan's (seed 000): each clip (50 Hz, heading frame) is looped for
+N cycles with linear blends through a neutral standing pose between repetitions; at every control
+step the servo targets are the reference joint angles (plus a small balance feedback), MuJoCo
+advances 10 substeps of 2 ms, and the state is NEVER overwritten except at a (re)start. A capped,
+orientation-gated harness on the waist may assist; its force and torque are recorded so that the
+miner can reject windows that lean on it.
+
+Timeline
+--------
+``[clip][blend][clip][blend]...[clip]``. A blend of ``blend_time`` seconds goes linearly from the
+clip's last pose to the neutral pose (reached exactly at the blend's middle) and on toward the
+clip's first pose. Successive cycles are chained in the plane (x, y, yaw): cycle c + 1 starts
+where cycle c ended, so a walking clip keeps walking forward.
+
+Restarts (multi-start)
+----------------------
+The physics starts from the reference state at frame 0 and restarts from the reference state at
+every ``multi_start_interval``-th frame (root pose and joints from the timeline, velocities from
+its finite differences, the root lowered or raised so that the lowest pad sits at
+``restart_clearance``: by default the soft contact's static penetration, 0.15 mm, so the feet
+carry the weight from the restart frame on instead of dropping onto the floor).
+After a fall (MetricsTracker's ``fall_reason`` non-empty) nothing is recorded until the next
+multi-start point. Each restart begins a separate stretch of record: ``restart`` is True on its
+first frame, and no window may span one.
+
+Harness
+-------
+A wrench on the waist through ``data.xfrc_applied``, recomputed at 50 Hz and held over the
+substeps. ``mode`` is one of
+  * ``stabilizer`` (default, the seed's recommendation): torque ``Kp (att_ref - att) - Kd omega``
+    on roll and pitch only (yaw is free), in the body frame, rotated to the world;
+  * ``height_spring``: vertical force ``Kp_z (z_ref - z) - Kd_z vz``;
+  * ``both``; or ``off``.
+It is switched off when the torso tilts more than ``gate_deg`` (25 deg) from vertical (a harness
+must not hold up a falling robot), optionally low-pass filtered, and capped: its *equivalent
+force* ``|F| + |tau| / lever_arm`` never exceeds ``cap_fraction * m g``. The lever arm is the
+whole-body COM height, 0.30 m (robot.md: 0.303 m): a torque tau about the waist does the
+balancing work of a horizontal force tau / 0.30 m pushing at the COM, so a torque-only harness is
+judged by the same ``|F_stab| / mg`` gates as a force harness.
+
+Balance feedback
+----------------
+Added to the joint targets before clipping to ctrlrange (on by default; the robot's earlier
+open-loop attempt fell in 1 to 3 s). With e = measured - reference attitude and w the body rate:
+  * ankles (both):            + (ka_p e_pitch + ka_d w_pitch)
+  * hip pitch, left / right:  -/+ (kh_p e_pitch + kh_d w_pitch)
+  * hip roll (both):          - (kr_p e_roll + kr_d w_roll)
+Each term acts like extra stiffness and damping of the torso's world attitude (signs derived
+from the joint axes in robot.md), and is clipped to ``max_correction`` rad.
+
+Records contract (one dict per clip and variant; the miner ``reference/miner.py`` reads it)
+-------------------------------------------------------------------------------------------
+Per-frame arrays, T frames at 50 Hz (frames skipped after a fall are absent; see frame_index):
+
+======================  ========  ================================================================
+key                     shape     meaning
+======================  ========  ================================================================
+qpos                    (T, 15)   MuJoCo qpos: root pos (3), root quat wxyz (4), 8 joints
+qvel                    (T, 14)   MuJoCo qvel: root lin vel world (3), ang vel body (3), 8 joints
+foot_force              (T, 2)    normal force per foot (left, right), N
+pad_force               (T, 4)    normal force per pad (left_toe, left_heel, right_toe, right_heel)
+pad_contact             (T, 4)    bool, pad in contact
+foot_contact            (T, 2)    bool, any pad of the foot in contact
+foot_slip_speed         (T, 2)    horizontal sole speed, m/s
+foot_height             (T, 2)    sole height, m
+harness_force           (T, 3)    harness force on the waist COM, world frame, N
+harness_torque          (T, 3)    harness torque on the waist, world frame, N m
+harness_equiv_force     (T,)      |F| + |tau| / lever_arm, N: the |F_stab| of the harness gates
+harness_saturated       (T,)      bool, the harness command was clipped at the cap
+actuator_torque         (T, 8)    servo torques, N m
+torque_saturated        (T, 8)    bool, |torque| >= 99 % of the limit
+roll, pitch             (T,)      root attitude, rad
+root_height             (T,)      m
+forward_velocity        (T,)      root velocity along the heading frame's x (the env's), m/s
+root_ang_vel            (T, 3)    body-frame angular velocity, rad/s
+ref_joint_pos           (T, 8)    the reference joint targets (before feedback), rad
+ctrl                    (T, 8)    the servo targets actually sent (feedback added, clipped), rad
+ref_root_pos            (T, 3)    the reference root position, m
+ref_root_quat           (T, 4)    the reference root orientation, wxyz
+frame_index             (T,)      int, index into the looped reference timeline
+cycle                   (T,)      int, loop repetition (-1 in blends)
+in_blend                (T,)      bool, the frame lies in a neutral blend
+restart                 (T,)      bool, the physics was (re)started at this frame
+fallen                  (T,)      bool, a fall was detected at this frame (the stretch ends here)
+fall_reason             (T,)      str, MetricsTracker's fall_reason ("" when none)
+======================  ========  ================================================================
+
+Scalars: ``format_version`` (1), ``clip`` (str, clip name), ``variant`` (str), ``fps`` (50.0),
+``weight`` (m g, N), ``lever_arm`` (m), ``harness_cap`` (N), ``harness_mode`` (str),
+``saturation_rate`` (fraction of actuator samples saturated, sampled at 50 Hz),
+``sim_seconds`` (recorded frames / fps), ``num_falls`` (int), ``config_json`` (str, the
+generation config used). ``save_records`` writes them to .npz (0-d arrays), ``load_records``
+turns them back into Python scalars.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+import yaml
+
+from reference.clips import Clip
+from wildrobot_gym.metrics import MetricsTracker, attitude
+from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
+
+log = logging.getLogger(__name__)
+
+RECORDS_FORMAT_VERSION = 1
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "reference.yaml"
+#: Per-frame keys of a records dict (the contract above); everything else is a scalar.
+FRAME_KEYS: tuple[str, ...] = (
+    "qpos", "qvel", "foot_force", "pad_force", "pad_contact", "foot_contact", "foot_slip_speed",
+    "foot_height", "harness_force", "harness_torque", "harness_equiv_force", "harness_saturated",
+    "actuator_torque", "torque_saturated", "roll", "pitch", "root_height", "forward_velocity",
+    "root_ang_vel", "ref_joint_pos", "ctrl", "ref_root_pos", "ref_root_quat", "frame_index", "cycle",
+    "in_blend", "restart", "fallen", "fall_reason",
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HarnessConfig:
+    """The capped, orientation-gated assist on the waist (see the module docstring)."""
+
+    mode: str = "stabilizer"  # stabilizer | height_spring | both | off
+    cap_fraction: float = 0.15  # cap on the equivalent force, fraction of m g (seed)
+    gate_deg: float = 25.0  # off beyond this tilt from vertical (seed's attitude gate)
+    lever_arm: float = 0.30  # m, COM height: converts torque to an equivalent force
+    rot_kp: float = 4.0  # N m / rad, stabilizer stiffness on roll and pitch
+    rot_kd: float = 0.4  # N m s / rad, stabilizer damping
+    height_kp: float = 200.0  # N / m, height spring stiffness
+    height_kd: float = 10.0  # N s / m, height spring damping
+    filter_tau: float = 0.0  # s, first-order low-pass time constant; 0 = unfiltered
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    """Attitude feedback added to the servo targets (see the module docstring)."""
+
+    enabled: bool = True
+    ankle_kp: float = 1.0  # rad per rad of pitch error
+    ankle_kd: float = 0.05  # rad per rad/s of pitch rate
+    hip_pitch_kp: float = 0.5
+    hip_pitch_kd: float = 0.02
+    hip_roll_kp: float = 0.5
+    hip_roll_kd: float = 0.02
+    max_correction: float = 0.3  # rad, clip of each correction
+    stance_weighted: bool = True  # scale each leg's correction by its share of the load
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Every number of reference generation; `configs/reference.yaml` section `generation:`."""
+
+    fps: float = 50.0
+    substeps: int = 10
+    duration_s: float = 30.0  # looped length per clip when `cycles` is None (seed: 20-60 s)
+    cycles: int | None = None  # fixed number of repetitions instead of duration_s
+    blend_time: float = 0.3  # s, each neutral blend (seed: 0.2-0.4 s)
+    neutral_pose: tuple[float, ...] = (0.0,) * NUM_JOINTS  # rad, the standing pose of the blends
+    multi_start_interval: int = 50  # frames between physics restarts
+    restart_clearance: float = -0.00015  # m, lowest pad height at a restart (< 0: the static penetration)
+    contact_threshold: float = 1.0  # N, pad contact
+    saturation_warn_rate: float = 0.10  # warn when more actuator samples saturate (seed: 10 %)
+    harness: HarnessConfig = field(default_factory=HarnessConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    variants: tuple[dict, ...] = (
+        {"name": "base"},
+        {"name": "mirror", "mirror": True},
+        {"name": "warp0.9", "time_warp": 0.9},
+        {"name": "warp1.1", "time_warp": 1.1},
+        {"name": "heading+10", "heading_deg": 10.0},
+    )
+
+    def to_dict(self) -> dict:
+        """Plain-Python form (YAML / JSON friendly)."""
+        d = dataclasses.asdict(self)
+        d["neutral_pose"] = list(self.neutral_pose)
+        d["variants"] = [dict(v) for v in self.variants]
+        return d
+
+
+_VARIANT_KEYS = {"name": str, "time_warp": float, "mirror": bool, "heading_deg": float}
+_HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
+
+
+def _check_value(key: str, value: Any, default: Any) -> Any:
+    """Return `value` converted to the type of `default`; raise ValueError naming `key` if it is wrong."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"generation.{key}: expected true/false, got {value!r}")
+        return value
+    if isinstance(default, int) or (default is None and key == "cycles"):
+        if value is None and default is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"generation.{key}: expected an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"generation.{key}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError(f"generation.{key}: expected a string, got {value!r}")
+        return value
+    raise AssertionError(f"no checker for generation.{key}")  # a new field without a checker
+
+
+def _check_section(cls: type, section: dict, prefix: str) -> dict:
+    """Check a mapping against dataclass `cls`'s scalar fields; return the converted values."""
+    if not isinstance(section, dict):
+        raise ValueError(f"generation{prefix}: expected a mapping, got {section!r}")
+    defaults = cls()
+    names = {f.name for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in section.items():
+        if key not in names:
+            raise ValueError(f"generation{prefix}.{key}: unknown key (known: {sorted(names)})")
+        out[key] = _check_value(f"{prefix[1:]}.{key}" if prefix else key, value, getattr(defaults, key))
+    return out
+
+
+def config_from_dict(section: dict | None) -> GenerationConfig:
+    """Build a GenerationConfig from the `generation:` mapping; missing keys take the seed's defaults."""
+    if section is not None and not isinstance(section, dict):
+        raise ValueError(f"generation: expected a mapping, got {section!r}")
+    section = dict(section or {})
+    harness = section.pop("harness", {}) or {}
+    balance = section.pop("balance", {}) or {}
+    neutral = section.pop("neutral_pose", None)
+    variants = section.pop("variants", None)
+    kw: dict[str, Any] = _check_section(GenerationConfig, section, "")
+    h = HarnessConfig(**_check_section(HarnessConfig, harness, ".harness"))
+    if h.mode not in _HARNESS_MODES:
+        raise ValueError(f"generation.harness.mode: {h.mode!r} is not one of {_HARNESS_MODES}")
+    kw["harness"] = h
+    kw["balance"] = BalanceConfig(**_check_section(BalanceConfig, balance, ".balance"))
+    if neutral is not None:
+        if (not isinstance(neutral, (list, tuple)) or len(neutral) != NUM_JOINTS
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in neutral)):
+            raise ValueError(f"generation.neutral_pose: expected {NUM_JOINTS} numbers, got {neutral!r}")
+        kw["neutral_pose"] = tuple(float(x) for x in neutral)
+    if variants is not None:
+        kw["variants"] = tuple(_check_variant(v, i) for i, v in enumerate(variants))
+        names = [v["name"] for v in kw["variants"]]
+        if len(set(names)) != len(names) or not names:
+            raise ValueError(f"generation.variants: names must be unique and non-empty, got {names}")
+    cfg = GenerationConfig(**kw)
+    for key in ("fps", "blend_time", "duration_s"):
+        if getattr(cfg, key) < 0 or (key == "fps" and cfg.fps <= 0):
+            raise ValueError(f"generation.{key}: must be positive, got {getattr(cfg, key)}")
+    if cfg.multi_start_interval < 1:
+        raise ValueError(f"generation.multi_start_interval: must be >= 1, got {cfg.multi_start_interval}")
+    if cfg.substeps < 1:
+        raise ValueError(f"generation.substeps: must be >= 1, got {cfg.substeps}")
+    if cfg.cycles is not None and cfg.cycles < 1:
+        raise ValueError(f"generation.cycles: must be >= 1 or null, got {cfg.cycles}")
+    return cfg
+
+
+def _check_variant(v: Any, i: int) -> dict:
+    """A variant is {name, [time_warp], [mirror], [heading_deg]}."""
+    if not isinstance(v, dict) or "name" not in v:
+        raise ValueError(f"generation.variants[{i}]: expected a mapping with a 'name', got {v!r}")
+    out = {}
+    for key, value in v.items():
+        if key not in _VARIANT_KEYS:
+            raise ValueError(f"generation.variants[{i}].{key}: unknown key (known: {sorted(_VARIANT_KEYS)})")
+        want = _VARIANT_KEYS[key]
+        ok = isinstance(value, bool) if want is bool else (
+            isinstance(value, want) if want is str else isinstance(value, (int, float)) and not isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"generation.variants[{i}].{key}: expected {want.__name__}, got {value!r}")
+        out[key] = float(value) if want is float else value
+    if out.get("time_warp", 1.0) <= 0:
+        raise ValueError(f"generation.variants[{i}].time_warp: must be positive, got {out['time_warp']}")
+    return out
+
+
+def load_generation_config(path: str | Path = DEFAULT_CONFIG, overrides: dict | None = None) -> GenerationConfig:
+    """Read the `generation:` section of a YAML file, apply `overrides` (same keys), check it."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the configuration: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    section = dict(doc.get("generation") or {})
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict):
+            section[key] = {**(section.get(key) or {}), **value}
+        else:
+            section[key] = value
+    try:
+        return config_from_dict(section)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------------------------
+# Reference timeline
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class Timeline:
+    """The looped reference: per-frame target joints and reference state (qpos, qvel)."""
+
+    fps: float
+    qpos: np.ndarray  # (T, 15) reference root pose + joints
+    qvel: np.ndarray  # (T, 14) finite differences of qpos
+    in_blend: np.ndarray  # (T,) bool
+    cycle: np.ndarray  # (T,) int, -1 in blends
+
+    @property
+    def joint_pos(self) -> np.ndarray:
+        return self.qpos[:, 7:]
+
+    def __len__(self) -> int:
+        return int(self.qpos.shape[0])
+
+
+def _yaw_of(quat: np.ndarray) -> float:
+    w, x, y, z = quat
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def _quat_yaw(yaw: float) -> np.ndarray:
+    return np.array([math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)])
+
+
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty(4)
+    mujoco.mju_mulQuat(out, np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    return out
+
+
+def _nlerp(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
+    if np.dot(a, b) < 0:  # same rotation, shorter path
+        b = -b
+    q = (1 - u) * a + u * b
+    return q / np.linalg.norm(q)
+
+
+def standing_height(model: mujoco.MjModel, spec: RobotSpec, joints: np.ndarray) -> float:
+    """Root height at which the lowest pad of an upright robot in pose `joints` touches the floor."""
+    qpos = spec.home_qpos.copy()
+    qpos[:3] = (0.0, 0.0, 0.0)
+    qpos[3:7] = (1.0, 0.0, 0.0, 0.0)
+    qpos[spec.joint_qpos_adr] = joints
+    return -lowest_pad_z(model, spec, qpos)
+
+
+def lowest_pad_z(model: mujoco.MjModel, spec: RobotSpec, qpos: np.ndarray,
+                 data: mujoco.MjData | None = None) -> float:
+    """Height of the lowest corner of the four sole pads (boxes) for `qpos` (kinematics only)."""
+    data = data if data is not None else mujoco.MjData(model)
+    data.qpos[:] = qpos
+    mujoco.mj_kinematics(model, data)
+    g = spec.pad_geoms
+    # A box's lowest corner lies sum_k |R[2, k]| * half_size_k below its centre.
+    rz = data.geom_xmat[g].reshape(-1, 3, 3)[:, 2, :]
+    return float(np.min(data.geom_xpos[g, 2] - np.abs(rz * model.geom_size[g]).sum(axis=1)))
+
+
+def build_timeline(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig,
+                   spec: RobotSpec | None = None) -> Timeline:
+    """Loop `clip` (must be at cfg.fps) with neutral blends; chain cycles in (x, y, yaw)."""
+    spec = spec or RobotSpec.from_model(model)
+    if abs(clip.fps - cfg.fps) > 1e-6:
+        raise ValueError(f"clip {clip.name!r}: fps {clip.fps}, expected {cfg.fps} (resample first)")
+    n = clip.num_frames
+    if n < 2:
+        raise ValueError(f"clip {clip.name!r}: needs at least 2 frames, has {n}")
+    nb = int(round(cfg.blend_time * cfg.fps))
+    cycles = cfg.cycles if cfg.cycles is not None else max(
+        1, math.ceil(cfg.duration_s * cfg.fps / (n + nb)) if cfg.duration_s > 0 else 1)
+    neutral = np.asarray(cfg.neutral_pose, dtype=np.float64)
+    neutral_h = standing_height(model, spec, neutral)
+    root_pos = np.asarray(clip.root_pos, dtype=np.float64)
+    root_quat = np.asarray(clip.root_quat, dtype=np.float64)
+    root_quat = root_quat / np.linalg.norm(root_quat, axis=1, keepdims=True)
+    joints = np.asarray(clip.joint_pos, dtype=np.float64)
+
+    # Each cycle turns the heading by the clip's own yaw change (a curving clip keeps curving).
+    yaw0, yaw1 = _yaw_of(root_quat[0]), _yaw_of(root_quat[-1])
+    step_yaw = yaw1 - yaw0
+
+    rows_q: list[np.ndarray] = []
+    in_blend: list[bool] = []
+    cyc: list[int] = []
+    off_xy, off_yaw = np.zeros(2), 0.0  # the world transform applied to the current cycle
+
+    def place(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Apply the cycle's planar transform: rotate by off_yaw about the clip's start, then shift."""
+        c, s = math.cos(off_yaw), math.sin(off_yaw)
+        rel = p[:2] - root_pos[0, :2]
+        xy = root_pos[0, :2] + off_xy + np.array([c * rel[0] - s * rel[1], s * rel[0] + c * rel[1]])
+        return np.array([xy[0], xy[1], p[2]]), _quat_mul(_quat_yaw(off_yaw), q)
+
+    for c in range(cycles):
+        for i in range(n):
+            p, q = place(root_pos[i], root_quat[i])
+            rows_q.append(np.concatenate([p, q, joints[i]]))
+            in_blend.append(False)
+            cyc.append(c)
+        if c == cycles - 1:
+            break
+        end_p, end_q = place(root_pos[-1], root_quat[-1])
+        # Next cycle's transform: its first frame lands on this cycle's last frame (x, y, yaw).
+        off_xy = end_p[:2] - root_pos[0, :2]
+        off_yaw = off_yaw + step_yaw
+        start_p, start_q = place(root_pos[0], root_quat[0])
+        neutral_q = _quat_yaw(_yaw_of(end_q))
+        n_out = (nb + 1) // 2  # frames going to neutral; the last of them IS the neutral pose
+        n_in = nb - n_out
+        for k in range(1, n_out + 1):
+            u = k / n_out
+            z = (1 - u) * end_p[2] + u * neutral_h
+            rows_q.append(np.concatenate([[end_p[0], end_p[1], z], _nlerp(end_q, neutral_q, u),
+                                          (1 - u) * joints[-1] + u * neutral]))
+            in_blend.append(True)
+            cyc.append(-1)
+        for k in range(1, n_in + 1):
+            u = k / (n_in + 1)
+            z = (1 - u) * neutral_h + u * start_p[2]
+            xy = (1 - u) * end_p[:2] + u * start_p[:2]
+            rows_q.append(np.concatenate([[xy[0], xy[1], z], _nlerp(neutral_q, start_q, u),
+                                          (1 - u) * neutral + u * joints[0]]))
+            in_blend.append(True)
+            cyc.append(-1)
+
+    qpos = np.array(rows_q)
+    return Timeline(fps=cfg.fps, qpos=qpos, qvel=reference_velocities(model, qpos, cfg.fps),
+                    in_blend=np.array(in_blend), cycle=np.array(cyc))
+
+
+def reference_velocities(model: mujoco.MjModel, qpos: np.ndarray, fps: float) -> np.ndarray:
+    """qvel of a qpos sequence by central differences (one-sided at the ends), MuJoCo conventions."""
+    t = qpos.shape[0]
+    qvel = np.zeros((t, model.nv))
+    if t < 2:
+        return qvel
+    for i in range(t):
+        a, b = max(i - 1, 0), min(i + 1, t - 1)
+        # mj_differentiatePos handles the free joint: world linear velocity, body angular velocity.
+        mujoco.mj_differentiatePos(model, qvel[i], (b - a) / fps, qpos[a], qpos[b])
+    return qvel
+
+
+# ----------------------------------------------------------------------------------------------
+# Harness and balance feedback
+# ----------------------------------------------------------------------------------------------
+class Harness:
+    """The capped, gated, optionally filtered assist wrench on the waist (module docstring)."""
+
+    def __init__(self, cfg: HarnessConfig, weight: float, dt: float) -> None:
+        self.cfg = cfg
+        self.cap = cfg.cap_fraction * weight  # N, cap on the equivalent force
+        self.alpha = 1.0 if cfg.filter_tau <= 0 else dt / (cfg.filter_tau + dt)
+        self.gate = math.radians(cfg.gate_deg)
+        self.force = np.zeros(3)
+        self.torque = np.zeros(3)
+        self.saturated = False
+
+    def reset(self) -> None:
+        self.force[:] = 0.0
+        self.torque[:] = 0.0
+        self.saturated = False
+
+    def equivalent_force(self, force: np.ndarray, torque: np.ndarray) -> float:
+        """|F| + |tau| / lever arm, N: what the harness gates compare with m g."""
+        return float(np.linalg.norm(force) + np.linalg.norm(torque) / self.cfg.lever_arm)
+
+    def update(self, xmat: np.ndarray, ang_vel_body: np.ndarray, height: float, vz: float,
+               ref_roll: float, ref_pitch: float, ref_height: float) -> tuple[np.ndarray, np.ndarray]:
+        """New (force, torque) in the world frame from the current state; stores them and the cap flag."""
+        c = self.cfg
+        force, torque = np.zeros(3), np.zeros(3)
+        if c.mode in ("stabilizer", "both"):
+            roll, pitch, _ = attitude(xmat)
+            tb = np.array([c.rot_kp * (ref_roll - roll) - c.rot_kd * ang_vel_body[0],
+                           c.rot_kp * (ref_pitch - pitch) - c.rot_kd * ang_vel_body[1], 0.0])
+            torque = xmat.reshape(3, 3) @ tb  # body -> world
+        if c.mode in ("height_spring", "both"):
+            force[2] = c.height_kp * (ref_height - height) - c.height_kd * vz
+        eq = self.equivalent_force(force, torque)
+        self.saturated = eq > self.cap
+        if self.saturated:  # scale the whole wrench down to the cap
+            force, torque = force * (self.cap / eq), torque * (self.cap / eq)
+        self.force += self.alpha * (force - self.force)
+        self.torque += self.alpha * (torque - self.torque)
+        tilt = math.acos(min(1.0, max(-1.0, float(xmat[8]))))  # body z vs world z
+        if tilt > self.gate or c.mode == "off":
+            # Gate after the filter: the harness lets go at once, and the filter restarts from zero.
+            self.force[:] = 0.0
+            self.torque[:] = 0.0
+            self.saturated = False
+        return self.force, self.torque
+
+
+def balance_correction(cfg: BalanceConfig, roll_err: float, pitch_err: float,
+                       ang_vel_body: np.ndarray, foot_force: np.ndarray | None = None) -> np.ndarray:
+    """Joint-target offsets (8,) from the torso's attitude error and rate (signs in the docstring).
+
+    With `foot_force` (left, right) and ``stance_weighted``, each leg's share is its share of the
+    load: only a leg pushing on the floor can turn the torso, and a correction on a swing leg
+    just tilts its sole into the ground (more slip).
+    """
+    out = np.zeros(NUM_JOINTS)
+    if not cfg.enabled:
+        return out
+    m = cfg.max_correction
+    ankle = np.clip(cfg.ankle_kp * pitch_err + cfg.ankle_kd * ang_vel_body[1], -m, m)
+    hip_p = np.clip(cfg.hip_pitch_kp * pitch_err + cfg.hip_pitch_kd * ang_vel_body[1], -m, m)
+    hip_r = np.clip(cfg.hip_roll_kp * roll_err + cfg.hip_roll_kd * ang_vel_body[0], -m, m)
+    share = np.ones(2)
+    if cfg.stance_weighted and foot_force is not None:
+        total = float(foot_force[0] + foot_force[1])
+        share = np.asarray(foot_force, dtype=np.float64) / total if total > 1e-6 else np.zeros(2)
+    out[3], out[7] = ankle * share[0], ankle * share[1]
+    out[0], out[4] = -hip_p * share[0], hip_p * share[1]  # hip pitch axes are -y (left) and +y (right)
+    out[1], out[5] = -hip_r * share[0], -hip_r * share[1]  # both hip roll axes are -x
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Rollout
+# ----------------------------------------------------------------------------------------------
+def _quat_roll_pitch(q: np.ndarray) -> tuple[float, float]:
+    m = np.empty(9)
+    mujoco.mju_quat2Mat(m, q)
+    r, p, _ = attitude(m)
+    return r, p
+
+
+def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *, clip_name: str = "",
+            variant: str = "base", spec: RobotSpec | None = None, data: mujoco.MjData | None = None) -> dict:
+    """Track `timeline` with PD servos (qpos set only at restarts) and record every frame."""
+    spec = spec or RobotSpec.from_model(model)
+    data = data if data is not None else mujoco.MjData(model)
+    scratch = mujoco.MjData(model)  # kinematics for restart heights, leaves `data` alone
+    dt = 1.0 / cfg.fps
+    if abs(model.opt.timestep * cfg.substeps - dt) > 1e-9:
+        raise ValueError(f"timestep {model.opt.timestep} x {cfg.substeps} substeps != 1/fps = {dt}")
+    tracker = MetricsTracker(model, spec, control_dt=dt, contact_threshold=cfg.contact_threshold)
+    harness = Harness(cfg.harness, spec.weight, dt)
+    lo, hi = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+    root = spec.root_body
+    T = len(timeline)
+    k = cfg.multi_start_interval
+    ref_q = timeline.qpos
+    ref_att = np.array([_quat_roll_pitch(q) for q in ref_q[:, 3:7]])  # (T, 2) roll, pitch
+
+    buf: dict[str, list] = {key: [] for key in FRAME_KEYS}
+    num_falls = 0
+
+    def record(t: int, m: dict, ctrl: np.ndarray, restart: bool, fallen: bool) -> None:
+        buf["qpos"].append(data.qpos.copy())
+        buf["qvel"].append(data.qvel.copy())
+        for key in ("foot_force", "pad_force", "pad_contact", "foot_contact", "foot_slip_speed", "foot_height",
+                    "actuator_torque", "torque_saturated", "roll", "pitch", "root_height", "forward_velocity",
+                    "root_ang_vel", "fall_reason"):
+            v = m[key]
+            buf[key].append(v.copy() if isinstance(v, np.ndarray) else v)
+        buf["harness_force"].append(harness.force.copy())
+        buf["harness_torque"].append(harness.torque.copy())
+        buf["harness_equiv_force"].append(harness.equivalent_force(harness.force, harness.torque))
+        buf["harness_saturated"].append(harness.saturated)
+        buf["ref_joint_pos"].append(ref_q[t, 7:].copy())
+        buf["ctrl"].append(ctrl.copy())
+        buf["ref_root_pos"].append(ref_q[t, :3].copy())
+        buf["ref_root_quat"].append(ref_q[t, 3:7].copy())
+        buf["frame_index"].append(t)
+        buf["cycle"].append(int(timeline.cycle[t]))
+        buf["in_blend"].append(bool(timeline.in_blend[t]))
+        buf["restart"].append(restart)
+        buf["fallen"].append(fallen)
+
+    t = 0
+    m: dict = {}
+    while t < T:
+        if t % k == 0 or not m:
+            # (Re)start: the only place qpos is written. Root height so the lowest pad just touches.
+            mujoco.mj_resetData(model, data)
+            qpos = ref_q[t].copy()
+            qpos[2] += cfg.restart_clearance - lowest_pad_z(model, spec, qpos, scratch)
+            data.qpos[:] = qpos
+            data.qvel[:] = timeline.qvel[t]
+            ctrl = np.clip(ref_q[t, 7:], lo, hi)
+            data.ctrl[:] = ctrl
+            harness.reset()
+            data.xfrc_applied[root] = 0.0
+            mujoco.mj_forward(model, data)
+            tracker.reset(data)
+            m = tracker.compute(data)
+            fell = bool(m["fall_reason"])  # the reference state itself may count as fallen
+            record(t, m, ctrl, restart=True, fallen=fell)
+            t += 1
+            if fell:
+                num_falls += 1
+                t = ((t + k - 1) // k) * k
+                m = {}
+            continue
+        # Feedback from the current state (the metrics of the last recorded frame).
+        w = m["root_ang_vel"]
+        corr = balance_correction(cfg.balance, m["roll"] - ref_att[t, 0], m["pitch"] - ref_att[t, 1], w,
+                                  m["foot_force"])
+        ctrl = np.clip(ref_q[t, 7:] + corr, lo, hi)
+        data.ctrl[:] = ctrl
+        f, tau = harness.update(data.xmat[root], w, m["root_height"], m["vertical_velocity"],
+                                ref_att[t, 0], ref_att[t, 1], ref_q[t, 2])
+        data.xfrc_applied[root, :3] = f
+        data.xfrc_applied[root, 3:] = tau
+        mujoco.mj_step(model, data, cfg.substeps)
+        m = tracker.compute(data)
+        fell = bool(m["fall_reason"])
+        record(t, m, ctrl, restart=False, fallen=fell)
+        t += 1
+        if fell:
+            num_falls += 1
+            t = ((t + k - 1) // k) * k  # skip to the next multi-start point
+            m = {}
+
+    return _finish_records(buf, spec, cfg, harness, clip_name, variant, num_falls)
+
+
+def _finish_records(buf: dict, spec: RobotSpec, cfg: GenerationConfig, harness: Harness, clip_name: str,
+                    variant: str, num_falls: int) -> dict:
+    """Stack the per-frame lists into arrays and add the scalars of the contract."""
+    rec: dict[str, Any] = {}
+    for key, values in buf.items():
+        if key == "fall_reason":
+            rec[key] = np.array(values, dtype="<U16")
+        elif key in ("pad_contact", "foot_contact", "torque_saturated", "harness_saturated", "in_blend",
+                     "restart", "fallen"):
+            rec[key] = np.array(values, dtype=bool)
+        elif key in ("frame_index", "cycle"):
+            rec[key] = np.array(values, dtype=np.int64)
+        else:
+            rec[key] = np.array(values, dtype=np.float64)
+    frames = len(buf["qpos"])
+    rec.update(
+        format_version=RECORDS_FORMAT_VERSION,
+        clip=clip_name,
+        variant=variant,
+        fps=float(cfg.fps),
+        weight=float(spec.weight),
+        lever_arm=float(cfg.harness.lever_arm),
+        harness_cap=float(harness.cap),
+        harness_mode=cfg.harness.mode,
+        saturation_rate=saturation_rate(rec),
+        sim_seconds=frames / cfg.fps,
+        num_falls=int(num_falls),
+        config_json=json.dumps(cfg.to_dict()),
+    )
+    return rec
+
+
+def saturation_rate(records: dict) -> float:
+    """Fraction of actuator samples (frames x 8, at 50 Hz) at the torque limit."""
+    sat = np.asarray(records["torque_saturated"])
+    return float(sat.mean()) if sat.size else 0.0
+
+
+def check_saturation(records: dict, warn_rate: float) -> float:
+    """The seed's actuator saturation check: return the rate, warn above `warn_rate`."""
+    rate = saturation_rate(records)
+    if rate > warn_rate:
+        log.warning("%s/%s: actuators saturated in %.1f %% of samples (> %.0f %%): consider a slower "
+                    "time warp or a shorter step", records.get("clip"), records.get("variant"),
+                    100 * rate, 100 * warn_rate)
+    return rate
+
+
+# ----------------------------------------------------------------------------------------------
+# Variants
+# ----------------------------------------------------------------------------------------------
+def apply_variant(clip: Clip, variant: dict, fps: float) -> Clip:
+    """The clip augmented as `variant` says (time warp, mirror, heading), back at `fps`."""
+    from reference import augment  # the augmentation module of the clip package
+    from reference.clips import resample
+
+    out = clip
+    if variant.get("time_warp", 1.0) != 1.0:
+        out = augment.time_warp(out, float(variant["time_warp"]))
+    if variant.get("mirror", False):
+        out = augment.mirror_clip(out)
+    if variant.get("heading_deg", 0.0) != 0.0:
+        out = augment.rotate_heading(out, math.radians(float(variant["heading_deg"])))
+    if abs(out.fps - fps) > 1e-6:
+        out = resample(out, fps)
+    return out
+
+
+def rollout_clip(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig, variant: dict | None = None,
+                 spec: RobotSpec | None = None) -> dict:
+    """Augment (variant), loop, track and record one clip already at cfg.fps in its heading frame."""
+    variant = variant or {"name": "base"}
+    spec = spec or RobotSpec.from_model(model)
+    augmented = apply_variant(clip, variant, cfg.fps) if len(variant) > 1 else clip
+    timeline = build_timeline(model, augmented, cfg, spec)
+    rec = rollout(model, timeline, cfg, clip_name=clip.name, variant=str(variant["name"]), spec=spec)
+    check_saturation(rec, cfg.saturation_warn_rate)
+    return rec
+
+
+# ----------------------------------------------------------------------------------------------
+# Records on disk
+# ----------------------------------------------------------------------------------------------
+def save_records(records: dict, path: str | Path) -> Path:
+    """Write a records dict as .npz atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **{k: np.asarray(v) for k, v in records.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_records(path: str | Path) -> dict:
+    """Read a records .npz (no pickle); 0-d arrays come back as Python scalars."""
+    with np.load(path, allow_pickle=False) as z:
+        out: dict[str, Any] = {}
+        for k in z.files:
+            v = z[k]
+            out[k] = v.item() if v.ndim == 0 else v
+    return out
+
+
+def records_filename(clip: str, variant: str) -> str:
+    """`<clip>__<variant>.npz` with path-unsafe characters replaced."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in f"{clip}__{variant}")
+    return f"{safe}.npz"
+
+
+def default_model() -> mujoco.MjModel:
+    """The project's scene (robot + floor)."""
+    return load_model()
