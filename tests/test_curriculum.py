@@ -1,0 +1,75 @@
+"""Phase 2's contact curriculum on a scripted velocity signal, and Phase 3's style schedule."""
+from __future__ import annotations
+
+import pytest
+
+from wildrobot_gym.config import CONFIG_DIR, load_config
+from wildrobot_gym.wrappers import ContactCurriculum, style_weight_at
+
+M = 1_000_000
+
+
+def make(cooldown: int = 0) -> ContactCurriculum:
+    cfg = load_config(CONFIG_DIR / "phase2.yaml")
+    cfg["curriculum"]["cooldown_steps"] = cooldown
+    return ContactCurriculum.from_config(cfg)
+
+
+A = {"foot_air_time": 0.5, "foot_contact": 1.0, "foot_sliding": 0.2}
+B = {"foot_air_time": 1.5, "foot_contact": 3.0, "foot_sliding": 0.5}
+C = {"foot_air_time": 2.5, "foot_contact": 5.0, "foot_sliding": 1.0}
+ZERO = {"foot_air_time": 0.0, "foot_contact": 0.0, "foot_sliding": 0.0}
+
+
+def test_starts_at_2a_with_seed_weights():
+    st = make().state()
+    assert (st.stage, st.scale, st.weights) == ("2A", 1.0, A)
+
+
+def test_advances_on_schedule_only_while_fast():
+    cur = make()
+    assert cur.update(4 * M, 0.7).stage == "2A"          # fast, but 2B starts at 5M
+    assert cur.update(6 * M, 0.45).event == ""           # 5M reached, but not > 0.5 m/s: hold
+    st = cur.update(6 * M, 0.55)
+    assert (st.event, st.stage, st.weights) == ("advance", "2B", B)
+    st = cur.update(11 * M, 0.6)
+    assert (st.event, st.stage, st.weights) == ("advance", "2C", C)
+    assert cur.update(14 * M, 0.9).stage == "2C"         # the last stage stays
+
+
+def test_degrading_halves_then_recovery_restores():
+    cur = make()
+    cur.update(6 * M, 0.6)                               # 2B
+    st = cur.update(7 * M, 0.35)
+    assert st.event == "halve" and st.weights == {k: v / 2 for k, v in B.items()}
+    assert cur.update(7 * M, 0.30).event == ""           # halved once, not again
+    assert cur.update(8 * M, 0.45).scale == 0.5          # between 0.4 and 0.5: hold
+    st = cur.update(8 * M, 0.55)
+    assert st.event == "restore" and st.weights == B
+
+
+def test_failing_reverts_to_previous_stage():
+    cur = make()
+    cur.update(6 * M, 0.6)                               # 2B
+    st = cur.update(7 * M, 0.1)
+    assert (st.event, st.stage, st.weights) == ("revert", "2A", A)
+    st = cur.update(7 * M, 0.1)                          # still failing: back to Phase 1E's weights
+    assert (st.event, st.stage, st.weights) == ("revert", "base", ZERO)
+    assert cur.update(7 * M, 0.6).stage == "2A"          # recovered: climbs one stage at a time
+    assert cur.update(7 * M, 0.6).stage == "2B"
+
+
+def test_cooldown_and_state_roundtrip():
+    cur = make(cooldown=M)
+    cur.update(6 * M, 0.6)                               # advance at 6M
+    assert cur.update(6 * M + 10, 0.1).event == ""       # within the cooldown: no change
+    assert cur.update(7 * M, 0.1).event == "revert"
+    other = make(cooldown=M)
+    other.load_state_dict(cur.state_dict())
+    assert other.state() == cur.state()
+    assert cur.update(7 * M, None).event == ""           # no episode yet: hold
+
+
+def test_style_weight_schedule():
+    w, b = [0.1, 0.5, 1.0], [0.3333, 0.6667]
+    assert [style_weight_at(p, w, b) for p in (0.0, 0.2, 0.5, 0.7, 1.0)] == pytest.approx([0.1, 0.1, 0.5, 1.0, 1.0])

@@ -1,0 +1,138 @@
+"""Every reward term on hand-made inputs, the composer, and the phase wrapper's bookkeeping."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from wildrobot_gym import rewards as R
+from wildrobot_gym.rewards import DEFAULT_PARAMS, TERMS, RewardComposer
+
+P = DEFAULT_PARAMS
+
+
+def make_info(**kw) -> dict:
+    """A neutral info: standing upright on both feet at the commanded 0.6 m/s."""
+    info = {
+        "forward_velocity": 0.6, "lateral_velocity": 0.0, "vertical_velocity": 0.0, "command": 0.6,
+        "root_ang_vel": np.zeros(3), "roll": 0.0, "pitch": 0.0, "joint_pos": np.zeros(8),
+        "joint_vel": np.zeros(8), "joint_acc": np.zeros(8), "action": np.zeros(8), "prev_action": np.zeros(8),
+        "actuator_torque": np.zeros(8), "joint_range_mid": np.zeros(8), "joint_range_half": np.ones(8),
+        "gait_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
+        "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
+        "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False,
+    }
+    info.update(kw)
+    return info
+
+
+def test_every_term_has_a_docstring_formula():
+    for name, f in TERMS.items():
+        assert f.__doc__ and len(f.__doc__) > 5, name
+        assert name in R.__doc__, f"{name} missing from the module's table"
+
+
+def test_tracking_terms():
+    assert R.tracking_exp_xy(make_info(), P) == pytest.approx(1.0)
+    assert R.tracking_exp_xy(make_info(forward_velocity=0.1), P) == pytest.approx(math.exp(-0.25 / 0.25))
+    assert R.tracking_lin_xy(make_info(), P) == pytest.approx(1.0)
+    assert R.tracking_lin_xy(make_info(forward_velocity=0.35), P) == pytest.approx(0.5)
+    assert R.tracking_lin_xy(make_info(forward_velocity=-1.0), P) == 0.0
+
+
+@pytest.mark.parametrize("v, expected", [(-0.5, 0.0), (0.0, 0.0), (0.7, 0.7)])
+def test_forward_velocity_bonus_pays_forward_only(v, expected):
+    # Backward motion and standing still earn no bonus (seed 002's fix for the backward local minimum).
+    assert R.forward_velocity_bonus(make_info(forward_velocity=v), P) == pytest.approx(expected)
+
+
+def test_forward_bonus_weighted_matches_seed():
+    comp = RewardComposer({"forward_velocity_bonus": 10.0})
+    assert comp(make_info(forward_velocity=0.7))[0] == pytest.approx(7.0)
+    assert comp(make_info(forward_velocity=-0.7))[0] == 0.0
+
+
+def test_stability_terms():
+    assert R.orientation(make_info(roll=0.1, pitch=-0.2), P) == pytest.approx(-0.05)
+    assert R.vertical_velocity(make_info(vertical_velocity=0.3), P) == pytest.approx(-0.09)
+    assert R.angular_velocity(make_info(root_ang_vel=np.array([1.0, 2.0, 5.0])), P) == pytest.approx(-5.0)
+
+
+def test_smoothness_terms():
+    q = np.zeros(8)
+    q[0] = 0.95  # beyond 0.9 of the half range 1.0
+    assert R.joint_limit(make_info(joint_pos=q), P) == pytest.approx(-0.05)
+    assert R.joint_limit(make_info(joint_pos=np.full(8, 0.5)), P) == 0.0
+    assert R.joint_velocity(make_info(joint_vel=np.ones(8)), P) == pytest.approx(-8.0)
+    assert R.joint_acceleration(make_info(joint_acc=np.full(8, 10.0)), P) == pytest.approx(-800.0)
+    assert R.action_rate(make_info(action=np.ones(8), prev_action=np.zeros(8)), P) == pytest.approx(-8.0)
+    assert R.torque(make_info(actuator_torque=np.full(8, 2.0)), P) == pytest.approx(-32.0)
+    assert R.existential(make_info(), P) == -5.0
+
+
+def test_foot_contact_follows_gait_clock():
+    left_stance = make_info(gait_phase=0.2, foot_contact=np.array([True, False]))
+    assert R.foot_contact(left_stance, P) == 1.0
+    assert R.foot_contact(make_info(gait_phase=0.7, foot_contact=np.array([True, False])), P) == 0.0
+    assert R.foot_contact(make_info(gait_phase=0.7, foot_contact=np.array([True, True])), P) == 0.5
+
+
+def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():
+    sliding_loaded = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.5, 0.0]))
+    assert R.foot_sliding(sliding_loaded, P) == pytest.approx(-0.25)
+    swinging = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.0, 2.0]))
+    assert R.foot_sliding(swinging, P) == 0.0
+
+
+def test_air_time_pays_once_on_touchdown():
+    # A 0.35 s swing: nothing while in the air, (0.35 - 0.15) on the touchdown step, nothing after.
+    in_air = make_info(foot_touchdown=np.array([False, False]), foot_last_air_time=np.zeros(2))
+    touchdown = make_info(foot_touchdown=np.array([False, True]), foot_last_air_time=np.array([0.0, 0.35]))
+    after = make_info(foot_touchdown=np.array([False, False]), foot_last_air_time=np.zeros(2))
+    paid = [R.foot_air_time(i, P) for i in (in_air, touchdown, after)]
+    assert paid == pytest.approx([0.0, 0.2, 0.0])
+    # Short shuffling steps pay negative, long ones are capped, no command no reward.
+    assert R.foot_air_time(make_info(foot_touchdown=np.array([True, False]), foot_last_air_time=np.array([0.05, 0])), P) < 0
+    assert R.foot_air_time(make_info(foot_touchdown=np.array([True, False]), foot_last_air_time=np.array([5.0, 0])), P) == pytest.approx(0.3)
+    assert R.foot_air_time(make_info(command=0.0, foot_touchdown=np.array([True, False]), foot_last_air_time=np.array([0.4, 0])), P) == 0.0
+
+
+def test_composer_skips_zero_weights_and_rejects_unknown():
+    comp = RewardComposer({"tracking_exp_xy": 2.0, "foot_sliding": 0.0, "existential": 1.0})
+    total, terms = comp(make_info())
+    assert set(terms) == {"tracking_exp_xy", "existential"}
+    assert total == pytest.approx(2.0 - 5.0)
+    with pytest.raises(ValueError, match="unknown reward term"):
+        RewardComposer({"bogus": 1.0})
+    comp.set_weights({"foot_sliding": 1.0})
+    assert "foot_sliding" in comp(make_info())[1]
+
+
+def test_phase_wrapper_replaces_reward_and_aggregates_episode_stats():
+    from wildrobot_gym.config import load_config
+    from wildrobot_gym.wrappers import EPISODE_STAT_KEYS, PhaseRewardWrapper, make_phase_env
+
+    cfg = load_config()
+    cfg["env"]["max_episode_steps"] = 20
+    env = make_phase_env(cfg)
+    assert isinstance(env, PhaseRewardWrapper)
+    env.reset(seed=0)
+    total = 0.0
+    for _ in range(20):
+        _, r, term, trunc, info = env.step(np.zeros(8, dtype=np.float32))
+        # The wrapper's reward is the sum of its weighted terms; the base env's composer is off.
+        assert r == pytest.approx(sum(info["reward_terms"].values()))
+        assert set(info["reward_terms"]) == {k for k, w in cfg["reward_weights"].items() if w}
+        total += r
+        if term or trunc:
+            break
+    assert trunc and not term
+    stats = info["episode_stats"]
+    assert set(EPISODE_STAT_KEYS) <= set(stats)
+    assert stats["length"] == 20 and stats["success"] == 1.0 and info["is_success"]
+    assert stats["return"] == pytest.approx(total)
+    assert info["episode"]["l"] == 20
+    # Weights can be pushed in (the curriculum's mechanism).
+    env.set_reward_weights({"foot_sliding": 0.5})
+    assert env.get_reward_weights()["foot_sliding"] == 0.5

@@ -1,0 +1,305 @@
+"""Shared pieces of the training scripts: env and model construction, checkpoints, callbacks.
+
+Checkpoint layout (one directory per checkpoint, written to ``<name>.tmp`` then renamed with
+`os.replace`, so a killed run never leaves a half-written checkpoint under its final name)::
+
+    <logdir>/checkpoints/step_000500000/
+        model.zip          SB3 PPO (policy, optimizer, num_timesteps)
+        vecnormalize.pkl   observation (and reward) normalisation statistics
+        state.json         {"num_timesteps", "phase", "config", "curriculum", "saved_at"}
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+
+from wildrobot_gym.vec_env import BatchedSubprocVecEnv
+from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env, style_weight_at
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ACTIVATIONS = {"elu": torch.nn.ELU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "leaky_relu": torch.nn.LeakyReLU}
+CKPT_PREFIX = "step_"
+
+
+# ---------------------------------------------------------------------------- construction
+class _EnvFactory:
+    """A picklable env factory (worker processes build their envs from it)."""
+
+    def __init__(self, cfg: Mapping[str, Any]) -> None:
+        self.cfg = dict(cfg)
+
+    def __call__(self):
+        return make_phase_env(self.cfg)
+
+
+def make_vec_env(cfg: Mapping[str, Any], n_envs: int, n_workers: int, start_method: str = "forkserver") -> VecEnv:
+    """n_envs phase envs: in this process when n_workers == 0, else batched over worker processes."""
+    fns = [_EnvFactory(cfg) for _ in range(n_envs)]
+    if n_workers == 0:
+        return DummyVecEnv(fns)
+    return BatchedSubprocVecEnv(fns, n_workers=n_workers, start_method=start_method)
+
+
+def wrap_normalize(venv: VecEnv, cfg: Mapping[str, Any], vecnorm_path: Path | None = None,
+                   training: bool = True) -> VecNormalize:
+    """VecNormalize with the config's settings, or with statistics loaded from a checkpoint."""
+    t, gamma = cfg["training"], cfg["ppo"]["gamma"]
+    if vecnorm_path is not None:
+        vn = VecNormalize.load(str(vecnorm_path), venv)
+    else:
+        vn = VecNormalize(venv, norm_obs=t["norm_obs"], norm_reward=t["norm_reward"], clip_obs=t["clip_obs"],
+                          gamma=gamma)
+    vn.training = training
+    if not training:
+        vn.norm_reward = False
+    return vn
+
+
+def ppo_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """PPO constructor arguments from the config's ``ppo`` section."""
+    p = cfg["ppo"]
+    return dict(
+        learning_rate=p["learning_rate"], n_steps=p["n_steps"], batch_size=p["batch_size"], n_epochs=p["n_epochs"],
+        gamma=p["gamma"], gae_lambda=p["gae_lambda"], clip_range=p["clip_range"], ent_coef=p["ent_coef"],
+        vf_coef=p["vf_coef"], max_grad_norm=p["max_grad_norm"], target_kl=p["target_kl"],
+        policy_kwargs=dict(net_arch=dict(pi=list(p["pi_net"]), vf=list(p["vf_net"])),
+                           activation_fn=ACTIVATIONS[p["activation"]], log_std_init=p["log_std_init"],
+                           ortho_init=p["ortho_init"]),
+    )
+
+
+def set_torch_threads(n: int) -> None:
+    """n > 0: that many threads; 0: torch's default."""
+    if n > 0:
+        torch.set_num_threads(n)
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def checkpoint_dir(root: Path, step: int) -> Path:
+    return root / f"{CKPT_PREFIX}{step:010d}"
+
+
+def save_checkpoint(root: Path, model: PPO, venv: VecNormalize, cfg: Mapping[str, Any],
+                    extra: Mapping[str, Any] | None = None) -> Path:
+    """Write model, normalisation statistics and state atomically; return the checkpoint directory."""
+    root.mkdir(parents=True, exist_ok=True)
+    final = checkpoint_dir(root, model.num_timesteps)
+    tmp = final.with_name(final.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    model.save(tmp / "model.zip")
+    venv.save(str(tmp / "vecnormalize.pkl"))
+    state = {"num_timesteps": int(model.num_timesteps), "phase": cfg["phase"], "config": cfg,
+             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **(extra or {})}
+    (tmp / "state.json").write_text(json.dumps(state, indent=1, default=float))
+    if final.exists():  # the same step saved twice (e.g. interval then Ctrl-C): keep the newer one
+        old = final.with_name(final.name + ".old")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, final)
+    return final
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoints (renamed from .tmp, so complete by construction), oldest first."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and p.name.startswith(CKPT_PREFIX) and p.name[len(CKPT_PREFIX):].isdigit())
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint directory from: the directory, its model.zip, a run's logdir or checkpoints dir (latest)."""
+    p = Path(path)
+    if p.is_file() and p.name == "model.zip":
+        p = p.parent
+    if (p / "model.zip").is_file():
+        return p
+    for root in (p / "checkpoints", p):
+        found = list_checkpoints(root)
+        if found:
+            return found[-1]
+    raise FileNotFoundError(f"no checkpoint at {str(path)!r} (expected a directory with model.zip)")
+
+
+def read_state(ckpt: Path) -> dict[str, Any]:
+    return json.loads((ckpt / "state.json").read_text())
+
+
+# ---------------------------------------------------------------------------- callbacks
+class EpisodeStatsCallback(BaseCallback):
+    """TensorBoard scalars from the end-of-episode ``info["episode_stats"]`` (cheap: only done envs).
+
+    Groups: ``reward/<term>`` (per-step mean of each weighted term), ``velocity/forward``,
+    ``velocity/lateral``, ``episode/success_rate``, ``episode/length``, ``episode/return``,
+    ``contact/foot_sliding_speed``, ``contact/proper_contact_fraction``, ``contact/air_time``,
+    ``actuator/torque_saturation_pct``, ``falls/<reason>`` and ``time/steps_per_second``, averaged over
+    the episodes that ended during the rollout (PPO's own statistics are under ``train/``).
+    """
+
+    GROUPS = {
+        "forward_velocity": "velocity/forward", "lateral_speed": "velocity/lateral",
+        "success": "episode/success_rate", "length": "episode/length", "return": "episode/return",
+        "foot_sliding_speed": "contact/foot_sliding_speed",
+        "proper_contact_fraction": "contact/proper_contact_fraction", "air_time": "contact/air_time",
+        "torque_saturation_pct": "actuator/torque_saturation_pct",
+    }
+
+    def __init__(self, on_episode: Callable[[Mapping[str, float]], None] | None = None) -> None:
+        super().__init__()
+        self._sums: dict[str, float] = {}
+        self._falls: dict[str, int] = {}
+        self._episodes = 0
+        self._on_episode = on_episode
+        self._t_last = time.perf_counter()
+        self._steps_last = 0
+
+    def _on_training_start(self) -> None:
+        self._t_last = time.perf_counter()
+        self._steps_last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        dones = self.locals["dones"]
+        if dones.any():
+            infos = self.locals["infos"]
+            for i in np.flatnonzero(dones):
+                stats = infos[i].get("episode_stats")
+                if stats is None:
+                    continue
+                self._episodes += 1
+                for k, v in stats.items():
+                    self._sums[k] = self._sums.get(k, 0.0) + v
+                reason = infos[i].get("fall_reason") or "time_limit"
+                self._falls[reason] = self._falls.get(reason, 0) + 1
+                if self._on_episode is not None:
+                    self._on_episode(stats)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        now = time.perf_counter()
+        # Steps per second over the last rollout *and* the update before it: end-to-end throughput.
+        self.logger.record("time/steps_per_second", (self.num_timesteps - self._steps_last) / max(now - self._t_last, 1e-9))
+        self._t_last, self._steps_last = now, self.num_timesteps
+        n = self._episodes
+        if n == 0:
+            return
+        for k, v in self._sums.items():
+            name = f"reward/{k[6:]}" if k.startswith("terms/") else self.GROUPS.get(k)
+            if name is not None:
+                self.logger.record(name, v / n)
+        self.logger.record("episode/count", n)
+        for reason, c in self._falls.items():
+            self.logger.record(f"falls/{reason}", c / n)
+        self._sums.clear()
+        self._falls.clear()
+        self._episodes = 0
+
+
+class CheckpointCallback(BaseCallback):
+    """A checkpoint every ``interval`` env steps (checked at rollout end) via `save_checkpoint`."""
+
+    def __init__(self, root: Path, interval: int, cfg: Mapping[str, Any],
+                 extra_state: Callable[[], Mapping[str, Any]] | None = None, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.root, self.interval, self.cfg = root, int(interval), cfg
+        self.extra_state = extra_state or (lambda: {})
+        self._next = 0
+
+    def _on_training_start(self) -> None:
+        self._next = (self.num_timesteps // self.interval + 1) * self.interval
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.num_timesteps >= self._next:
+            path = self.save()
+            if self.verbose:
+                print(f"checkpoint: {path}")
+            self._next = (self.num_timesteps // self.interval + 1) * self.interval
+
+    def save(self) -> Path:
+        venv = self.model.get_vec_normalize_env()
+        return save_checkpoint(self.root, self.model, venv, self.cfg, self.extra_state())
+
+
+class CurriculumCallback(BaseCallback):
+    """Drives Phase 2's `ContactCurriculum` from episode velocities; pushes weights with env_method.
+
+    The velocity signal is the mean forward velocity of the last ``window`` finished episodes; the
+    curriculum is updated once per rollout, and the window is cleared after a change so the next
+    decision sees only episodes under the new weights. Logs ``curriculum/stage``, ``curriculum/scale``
+    and ``curriculum/<term>``.
+    """
+
+    def __init__(self, curriculum: ContactCurriculum, window: int = 100, verbose: int = 0) -> None:
+        super().__init__(verbose)
+        self.curriculum = curriculum
+        self.velocities: deque[float] = deque(maxlen=window)
+
+    def on_episode(self, stats: Mapping[str, float]) -> None:
+        """Fed by `EpisodeStatsCallback` (so episode infos are scanned once)."""
+        self.velocities.append(stats["forward_velocity"])
+
+    def _push(self, weights: Mapping[str, float]) -> None:
+        self.training_env.env_method("set_reward_weights", dict(weights))
+
+    def _on_training_start(self) -> None:
+        self._push(self.curriculum.state().weights)
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        v = float(np.mean(self.velocities)) if self.velocities else None
+        st = self.curriculum.update(self.num_timesteps, v)
+        if st.event:
+            self._push(st.weights)
+            self.velocities.clear()
+            if self.verbose:
+                print(f"curriculum: {st.event} -> {st.stage} x{st.scale} {st.weights} (v={v:.3f})")
+        self.logger.record("curriculum/stage", st.level)
+        self.logger.record("curriculum/scale", st.scale)
+        if v is not None:
+            self.logger.record("curriculum/velocity_signal", v)
+        for k, w in st.weights.items():
+            self.logger.record(f"curriculum/{k}", w)
+
+
+class StyleScheduleCallback(BaseCallback):
+    """Phase 3: pushes the style weight of `style_weight_at` (start / middle / end) into the envs."""
+
+    def __init__(self, weights: list[float], boundaries: list[float], total_timesteps: int) -> None:
+        super().__init__()
+        self.weights, self.boundaries, self.total = weights, boundaries, max(int(total_timesteps), 1)
+        self.current: float | None = None
+
+    def _update(self) -> None:
+        w = style_weight_at(min(self.num_timesteps / self.total, 1.0), self.weights, self.boundaries)
+        if w != self.current:
+            self.training_env.env_method("set_style_weight", w)
+            self.current = w
+        self.logger.record("curriculum/style_weight", w)
+
+    def _on_training_start(self) -> None:
+        self._update()
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self._update()

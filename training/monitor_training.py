@@ -1,0 +1,219 @@
+"""Check a training run against seed 002's checkpoint checks and decision points; plot its key curves.
+
+    python training/monitor_training.py LOGDIR [--out DIR] [--json-output FILE]
+
+Reads ``LOGDIR/tb`` (TensorBoard, via tensorboard's EventAccumulator) and ``LOGDIR/config.yaml`` (the
+run's phase, total_timesteps, ``checkpoint_checks`` and ``decision``). For each check at a fraction f
+of training (Phase 1E: 10% velocity > 0.3 m/s and never backward; 50% > 0.5 m/s with a stable reward;
+100%), the figures are taken over the window of the last 5% of training before f * total:
+
+* velocity         mean of ``velocity/forward`` in the window
+* never backward   no logged point of ``velocity/forward`` in the window below 0
+* stable reward    the smoothed ``episode/return`` at the window's end has lost less than
+                   ``decision.stable_tolerance`` of its best value over the last 20% of training before it
+* success rate     mean of ``episode/success_rate`` in the window
+
+Then the seed's decision point for the phase, and PNG plots (``LOGDIR/plots`` by default).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from wildrobot_gym.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
+
+VELOCITY, SUCCESS, RETURN = "velocity/forward", "episode/success_rate", "episode/return"
+PLOTS: dict[str, list[str]] = {
+    "velocity": [VELOCITY, "velocity/lateral"],
+    "success_rate": [SUCCESS],
+    "return": [RETURN],
+    "episode_length": ["episode/length"],
+    "forward_velocity_bonus": ["reward/forward_velocity_bonus"],
+    "contacts": ["contact/foot_sliding_speed", "contact/proper_contact_fraction", "contact/air_time"],
+    "torque_saturation": ["actuator/torque_saturation_pct"],
+    "curriculum": ["curriculum/stage", "curriculum/scale", "curriculum/foot_contact", "curriculum/foot_sliding",
+                   "curriculum/foot_air_time", "curriculum/style_weight"],
+    "ppo": ["train/approx_kl", "train/clip_fraction", "train/explained_variance", "train/std"],
+    "throughput": ["time/steps_per_second"],
+}
+Series = tuple[np.ndarray, np.ndarray]
+
+
+def load_scalars(logdir: Path) -> dict[str, Series]:
+    """tag -> (steps, values) of every scalar in the run's TensorBoard files (all event files merged)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = logdir / "tb" if (logdir / "tb").is_dir() else logdir
+    acc = EventAccumulator(str(tb), size_guidance={"scalars": 0})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags().get("scalars", []):
+        ev = acc.Scalars(tag)
+        steps = np.array([e.step for e in ev], dtype=np.int64)
+        vals = np.array([e.value for e in ev], dtype=np.float64)
+        order = np.argsort(steps, kind="stable")
+        out[tag] = (steps[order], vals[order])
+    return out
+
+
+def _window(series: Series | None, lo: float, hi: float) -> np.ndarray:
+    if series is None:
+        return np.array([])
+    s, v = series
+    sel = v[(s > lo) & (s <= hi)]
+    if sel.size == 0:  # a short run: at least the last point before hi
+        sel = v[s <= hi][-3:]
+    return sel
+
+
+def _smooth(v: np.ndarray, k: int = 5) -> np.ndarray:
+    if v.size < k:
+        return v
+    return np.convolve(v, np.ones(k) / k, mode="valid")
+
+
+def check_at(scalars: Mapping[str, Series], check: Mapping[str, Any], total: int, tolerance: float) -> dict:
+    """One checkpoint check (module docstring) -> {label, step, reached, results: {name: (value, ok)}, ok}."""
+    step = check["fraction"] * total
+    last = max((s[-1] for s, _ in scalars.values() if s.size), default=0)
+    row: dict[str, Any] = {"label": check["label"], "step": int(step), "reached": bool(last >= 0.98 * step), "results": {}}
+    if not row["reached"]:
+        row["ok"] = None
+        return row
+    w = _window(scalars.get(VELOCITY), step - 0.05 * total, step)
+    res = row["results"]
+    if check.get("min_velocity") is not None:
+        v = float(w.mean()) if w.size else float("nan")
+        res["velocity"] = (v, bool(v > check["min_velocity"]), f"> {check['min_velocity']:g} m/s")
+    if check.get("never_backward"):
+        m = float(w.min()) if w.size else float("nan")
+        res["never_backward"] = (m, bool(m >= 0.0), "min >= 0 m/s")
+    if check.get("stable_reward"):
+        r = _smooth(_window(scalars.get(RETURN), step - 0.2 * total, step))
+        if r.size:
+            best, end = float(r.max()), float(r[-1])
+            ok = end >= best - tolerance * abs(best)
+            res["stable_reward"] = (end, bool(ok), f">= best {best:.1f} - {tolerance:.0%}")
+        else:
+            res["stable_reward"] = (float("nan"), False, "no reward curve")
+    if check.get("min_success_rate") is not None:
+        sr = _window(scalars.get(SUCCESS), step - 0.05 * total, step)
+        v = float(sr.mean()) if sr.size else float("nan")
+        res["success_rate"] = (v, bool(v >= check["min_success_rate"]), f">= {check['min_success_rate']:.0%}")
+    row["ok"] = all(ok for _, ok, _ in res.values())
+    return row
+
+
+def decide(cfg: Mapping[str, Any], scalars: Mapping[str, Series], total: int) -> str:
+    """The seed's decision point for the phase, from the latest 5% of training."""
+    phase, dec = cfg["phase"], cfg["decision"]
+    last = max((s[-1] for s, _ in scalars.values() if s.size), default=0)
+    w = _window(scalars.get(VELOCITY), last - 0.05 * total, last)
+    if w.size == 0:
+        return "no velocity logged yet: no decision"
+    v = float(w.mean())
+    r = _smooth(_window(scalars.get(RETURN), last - 0.2 * total, last))
+    degrading = bool(r.size and r[-1] < r.max() - dec["stable_tolerance"] * abs(r.max()))
+    fast = v > dec["proceed_min_velocity"]
+    at_end = last >= 0.98 * total
+    tag = "" if at_end else f" (provisional: {last / total:.0%} of training)"
+    if phase == "1e":
+        if fast and not degrading:
+            return f"SUCCESS: velocity {v:.2f} m/s > {dec['proceed_min_velocity']} -> proceed to Phase 2{tag}"
+        return (f"NOT YET / FAILURE: velocity {v:.2f} m/s{', reward degrading' if degrading else ''} -> if this holds at "
+                f"the end: debug the tracking rewards, try a stricter exp(-k err^2) with k > 1 (smaller "
+                f"reward_params.tracking_sigma), exploration bonuses or a shaped curriculum{tag}")
+    if phase == "2":
+        contact_ok = []
+        for c in cfg["success_criteria"]:
+            tag_name = f"contact/{c['metric']}"
+            if tag_name in scalars:
+                val = float(_window(scalars[tag_name], last - 0.05 * total, last).mean())
+                ok = (c.get("pass_min") is None or val >= c["pass_min"]) and (c.get("pass_max") is None or val <= c["pass_max"])
+                contact_ok.append(ok)
+        if not fast:
+            return f"FAILURE: velocity {v:.2f} m/s lost -> revert to Phase 1E, redesign the contact curriculum{tag}"
+        if contact_ok and all(contact_ok):
+            return f"GOOD: velocity {v:.2f} m/s kept and contact criteria met -> decide whether Phase 3 is needed{tag}"
+        return (f"PARTIAL: velocity {v:.2f} m/s kept, {contact_ok.count(False)} contact criteria missed -> adjust "
+                f"contact weights, possibly skip Phase 3{tag}")
+    if fast and not degrading:
+        return f"SUCCESS: velocity {v:.2f} m/s kept -> deploy (check style criteria with evaluate.py){tag}"
+    if fast:
+        return f"STYLE vs TASK: reward degrading at {v:.2f} m/s -> balance task/style weights differently{tag}"
+    return f"FAILURE: velocity {v:.2f} m/s -> deploy the Phase 2 model instead{tag}"
+
+
+def plot(scalars: Mapping[str, Series], out: Path, marks: list[int]) -> list[Path]:
+    """One PNG per group of PLOTS that has data; vertical lines at the checkpoint checks' steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, tags in PLOTS.items():
+        present = [t for t in tags if t in scalars]
+        if not present:
+            continue
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        for t in present:
+            s, v = scalars[t]
+            ax.plot(s, v, label=t, lw=1.2)
+        for m in marks:
+            ax.axvline(m, color="grey", ls=":", lw=0.8)
+        ax.set_xlabel("env steps")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("logdir", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="plot directory (default LOGDIR/plots)")
+    p.add_argument("--json-output", type=Path, default=None)
+    args = p.parse_args(argv)
+    cfg_path = args.logdir / "config.yaml"
+    cfg = load_config(cfg_path if cfg_path.is_file() else DEFAULT_CONFIG_PATH)
+    total = int(cfg["training"]["total_timesteps"])
+    scalars = load_scalars(args.logdir)
+    if not scalars:
+        raise SystemExit(f"no TensorBoard scalars under {args.logdir}")
+    last = max(s[-1] for s, _ in scalars.values() if s.size)
+    print(f"run {args.logdir}: phase {cfg['phase']}, {last} / {total} steps ({last / total:.1%})")
+    checks = [check_at(scalars, c, total, cfg["decision"]["stable_tolerance"]) for c in cfg["checkpoint_checks"]]
+    for c in checks:
+        if not c["reached"]:
+            print(f"  {c['label']:28s} (step {c['step']}): not reached yet")
+            continue
+        status = "PASS" if c["ok"] else "FAIL"
+        detail = "; ".join(f"{k} {v:.3f} ({want}) {'ok' if ok else 'NO'}" for k, (v, ok, want) in c["results"].items())
+        print(f"  {c['label']:28s} (step {c['step']}): {status}  {detail}")
+    decision = decide(cfg, scalars, total)
+    print(f"decision: {decision}")
+    plots = plot(scalars, args.out or args.logdir / "plots", [c["step"] for c in checks])
+    print(f"plots: {', '.join(str(p) for p in plots)}")
+    result = {"phase": cfg["phase"], "last_step": int(last), "total_timesteps": total, "checks": checks,
+              "decision": decision, "plots": [str(p) for p in plots]}
+    if args.json_output:
+        args.json_output.write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+if __name__ == "__main__":
+    main()
