@@ -46,7 +46,7 @@ import numpy as np
 from reference.clips import Clip
 from wildrobot_gym.robot import GRAVITY, JOINT_NAMES, NUM_JOINTS, RobotSpec, load_model
 
-GENERATOR_VERSION = "gait-1.0"
+GENERATOR_VERSION = "gait-1.1"  # 1.1: default clearance 0.045 m
 SIDES = ("left", "right")
 SIDE_SIGN = {"left": 1.0, "right": -1.0}
 
@@ -197,7 +197,7 @@ class GaitParams:
     speed: float
     step_length: float
     com_height: float = 0.29
-    clearance: float = 0.02
+    clearance: float = 0.045  # configs/gaits.yaml explains the value
     duration: float = 6.0
     double_support: float = 0.25
     zmp_inset: float = 0.025

@@ -14,7 +14,8 @@ Steps:
    (written atomically); the actuator saturation rate is reported per rollout and a warning
    printed above ``generation.saturation_warn_rate``.
 4. ``OUTPUT/generation_summary.json``: per rollout frames, falls, mean time between falls,
-   harness p95 / mg and saturation rate.
+   harness p95 / mg, saturation rate and forward progress between restarts (tracked and
+   reference root displacement, m; their ratio is printed).
 5. Mine the records (`reference.miner`: ``OUTPUT/tier0plus.npz`` + ``tier0plus.json``) and analyse
    the dataset (`reference.analyze`: ``OUTPUT/analysis.json``, ``OUTPUT/plots/``).
 
@@ -49,6 +50,7 @@ from reference.rollout import (
     load_records,
     records_filename,
     rollout_clip,
+    forward_progress,
     save_records,
 )
 
@@ -105,6 +107,7 @@ def summarize_records(rec: dict, path: str = "", wall_seconds: float = float("na
     falls = int(np.count_nonzero(rec["fallen"]))
     sim = frames / float(rec["fps"])
     harness = np.asarray(rec["harness_equiv_force"]) / mg
+    tracked, reference = forward_progress(rec)
     return {
         "clip": rec["clip"],
         "variant": rec["variant"],
@@ -120,6 +123,9 @@ def summarize_records(rec: dict, path: str = "", wall_seconds: float = float("na
         "harness_saturated_fraction": float(np.mean(rec["harness_saturated"])) if frames else 0.0,
         "load_mean": float(np.mean(np.sum(rec["foot_force"], axis=1)) / mg) if frames else 0.0,
         "saturation_rate": float(rec["saturation_rate"]),
+        # Walking the robot does by itself between restarts (restarts put it back on the reference).
+        "progress_tracked_m": tracked,
+        "progress_reference_m": reference,
     }
 
 
@@ -273,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {s['clip']}:{s['variant']}: actuator saturation {100 * s['saturation_rate']:.1f} % "
                   f"> {100 * cfg.saturation_warn_rate:.0f} %", file=sys.stderr)
     print(f"generated {sim:.1f} s of reference in {wall:.1f} s wall ({sim / max(wall, 1e-9):.1f} sim-s/s)")
+    prog_t = sum(s["progress_tracked_m"] for s in summaries)
+    prog_r = sum(s["progress_reference_m"] for s in summaries)
+    print(f"forward progress between restarts: tracked {prog_t:.1f} m of the reference's {prog_r:.1f} m "
+          f"({prog_t / prog_r if prog_r > 0 else float('nan'):.2f})")
     summary: dict[str, Any] = {"config": cfg.to_dict(), "input_dir": str(input_dir),
                                "rejected": [list(r) for r in rejected], "rollouts": summaries,
                                "sim_seconds": sim, "wall_seconds": wall}

@@ -50,6 +50,14 @@ open-loop attempt fell in 1 to 3 s). With e = measured - reference attitude and 
 Each term acts like extra stiffness and damping of the torso's world attitude (signs derived
 from the joint axes in robot.md), and is clipped to ``max_correction`` rad.
 
+Preconditioning
+---------------
+``generation.precondition`` (``precondition_clip``), applied before the variants and the loop, to
+retargeted pickles only by default: a Gaussian low-pass of the joints and a clip to each range
+shrunk by ``limit_margin`` (limit-clamped runs leave the balance feedback no room); optionally a
+minimum knee bend (hip and ankle share it) and a slower playback. ``forward_progress`` measures the
+walking the tracked robot does by itself between restarts.
+
 Records contract (one dict per clip and variant; the miner ``reference/miner.py`` reads it)
 -------------------------------------------------------------------------------------------
 Per-frame arrays, T frames at 50 Hz (frames skipped after a fall are absent; see frame_index):
@@ -162,6 +170,17 @@ class BalanceConfig:
 
 
 @dataclass(frozen=True)
+class PreconditionConfig:
+    """Clip preconditioning before looping (`precondition_clip`): repairs retargeting pathologies."""
+
+    mode: str = "off"  # off | retargeted (only clips loaded from retargeted pickles) | all
+    smooth_s: float = 0.1  # s, std of the Gaussian low-pass on the joints (0: none): rounds clamped corners
+    limit_margin: float = 0.05  # rad, joints are kept this far inside their ranges after smoothing
+    knee_min: float = 0.3  # rad, minimum knee bend; the hip and ankle share the extra bend (sole stays level)
+    time_warp: float = 1.0  # playback speed factor (< 1: slower)
+
+
+@dataclass(frozen=True)
 class GenerationConfig:
     """Every number of reference generation; `configs/reference.yaml` section `generation:`."""
 
@@ -177,6 +196,7 @@ class GenerationConfig:
     saturation_warn_rate: float = 0.10  # warn when more actuator samples saturate (seed: 10 %)
     harness: HarnessConfig = field(default_factory=HarnessConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
+    precondition: PreconditionConfig = field(default_factory=PreconditionConfig)
     variants: tuple[dict, ...] = (
         {"name": "base"},
         {"name": "mirror", "mirror": True},
@@ -195,6 +215,7 @@ class GenerationConfig:
 
 _VARIANT_KEYS = {"name": str, "time_warp": float, "mirror": bool, "heading_deg": float}
 _HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
+_PRECONDITION_MODES = ("off", "retargeted", "all")
 
 
 def _check_value(key: str, value: Any, default: Any) -> Any:
@@ -241,6 +262,7 @@ def config_from_dict(section: dict | None) -> GenerationConfig:
     section = dict(section or {})
     harness = section.pop("harness", {}) or {}
     balance = section.pop("balance", {}) or {}
+    precondition = section.pop("precondition", {}) or {}
     neutral = section.pop("neutral_pose", None)
     variants = section.pop("variants", None)
     kw: dict[str, Any] = _check_section(GenerationConfig, section, "")
@@ -249,6 +271,12 @@ def config_from_dict(section: dict | None) -> GenerationConfig:
         raise ValueError(f"generation.harness.mode: {h.mode!r} is not one of {_HARNESS_MODES}")
     kw["harness"] = h
     kw["balance"] = BalanceConfig(**_check_section(BalanceConfig, balance, ".balance"))
+    pc = PreconditionConfig(**_check_section(PreconditionConfig, precondition, ".precondition"))
+    if pc.mode not in _PRECONDITION_MODES:
+        raise ValueError(f"generation.precondition.mode: {pc.mode!r} is not one of {_PRECONDITION_MODES}")
+    if pc.time_warp <= 0 or pc.smooth_s < 0 or pc.limit_margin < 0 or pc.knee_min < 0:
+        raise ValueError(f"generation.precondition: time_warp must be > 0, the rest >= 0, got {pc}")
+    kw["precondition"] = pc
     if neutral is not None:
         if (not isinstance(neutral, (list, tuple)) or len(neutral) != NUM_JOINTS
                 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in neutral)):
@@ -537,6 +565,28 @@ def balance_correction(cfg: BalanceConfig, roll_err: float, pitch_err: float,
     return out
 
 
+def forward_progress(records: dict) -> tuple[float, float]:
+    """(tracked, reference) root displacement along the reference heading, m, summed over stretches.
+
+    Each stretch (restart to restart) counts from its first to its last frame, so a restart, which
+    puts the robot back on the reference, adds no progress of its own: the ratio tracked / reference
+    says how much of the clip's walking the tracked robot does by itself.
+    """
+    restart = np.asarray(records["restart"], dtype=bool)
+    if restart.size == 0:
+        return 0.0, 0.0
+    q, ref_p, ref_q = records["qpos"], records["ref_root_pos"], records["ref_root_quat"]
+    starts = np.flatnonzero(restart)
+    ends = np.append(starts[1:], restart.size) - 1
+    tracked = reference = 0.0
+    for a, b in zip(starts, ends):
+        yaw = _yaw_of(ref_q[a])
+        d = np.array([math.cos(yaw), math.sin(yaw)])
+        tracked += float(d @ (q[b, :2] - q[a, :2]))
+        reference += float(d @ (ref_p[b, :2] - ref_p[a, :2]))
+    return tracked, reference
+
+
 # ----------------------------------------------------------------------------------------------
 # Rollout
 # ----------------------------------------------------------------------------------------------
@@ -706,11 +756,59 @@ def apply_variant(clip: Clip, variant: dict, fps: float) -> Clip:
     return out
 
 
+def _gaussian_smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """Low-pass each column of `x` (T, k) with a Gaussian of `sigma_frames`, edges padded by reflection."""
+    if sigma_frames <= 0 or len(x) < 3:
+        return x.copy()
+    r = int(math.ceil(3 * sigma_frames))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma_frames) ** 2)
+    k /= k.sum()
+    pad = np.pad(x, ((r, r), (0, 0)), mode="reflect" if len(x) > r else "edge")
+    return np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(x.shape[1])], axis=1)
+
+
+def precondition_joints(joints: np.ndarray, cfg: PreconditionConfig, joint_range: np.ndarray,
+                        fps: float) -> np.ndarray:
+    """Repair limit-clamped, stiff-kneed joint targets (T, 8); the result lies within the ranges.
+
+    Why: retargeted human clips sit exactly on joint limits for long runs (a servo target on its
+    stop has no room for the balance feedback) and keep the knees straight (a straight-legged
+    robot has no vertical compliance: every touchdown is an impact). Steps: Gaussian smoothing
+    (rounds the clamped corners), a minimum knee bend shared by the hip (flexion, +/- per leg)
+    and the ankle (dorsiflexion) so that the sole keeps its pitch and stays under the hip, then
+    a clip to each range shrunk by `limit_margin`.
+    """
+    out = _gaussian_smooth(np.asarray(joints, dtype=np.float64), cfg.smooth_s * fps)
+    for hip, knee, ankle, flex_sign in ((0, 2, 3, 1.0), (4, 6, 7, -1.0)):
+        extra = np.maximum(cfg.knee_min - out[:, knee], 0.0)
+        out[:, knee] += extra
+        out[:, hip] += flex_sign * 0.5 * extra
+        out[:, ankle] -= 0.5 * extra
+    lo = joint_range[:, 0] + cfg.limit_margin
+    hi = joint_range[:, 1] - cfg.limit_margin
+    mid = 0.5 * (joint_range[:, 0] + joint_range[:, 1])
+    return np.clip(out, np.minimum(lo, mid), np.maximum(hi, mid))
+
+
+def precondition_clip(clip: Clip, cfg: PreconditionConfig, joint_range: np.ndarray) -> Clip:
+    """`clip` with `precondition_joints` applied and time-warped by cfg.time_warp, if cfg.mode selects it."""
+    from reference import augment
+
+    retargeted = clip.metadata.get("source_format") == "retargeted_pickle"
+    if cfg.mode == "off" or (cfg.mode == "retargeted" and not retargeted):
+        return clip
+    out = Clip(clip.name, clip.fps, np.array(clip.root_pos, dtype=np.float64), np.array(clip.root_quat),
+               precondition_joints(clip.joint_pos, cfg, joint_range, clip.fps),
+               dict(clip.metadata, preconditioned=dataclasses.asdict(cfg)))
+    return augment.time_warp(out, cfg.time_warp) if cfg.time_warp != 1.0 else out
+
+
 def rollout_clip(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig, variant: dict | None = None,
                  spec: RobotSpec | None = None) -> dict:
-    """Augment (variant), loop, track and record one clip already at cfg.fps in its heading frame."""
+    """Precondition, augment (variant), loop, track and record one clip at cfg.fps in its heading frame."""
     variant = variant or {"name": "base"}
     spec = spec or RobotSpec.from_model(model)
+    clip = precondition_clip(clip, cfg.precondition, model.actuator_ctrlrange)
     augmented = apply_variant(clip, variant, cfg.fps) if len(variant) > 1 else clip
     timeline = build_timeline(model, augmented, cfg, spec)
     rec = rollout(model, timeline, cfg, clip_name=clip.name, variant=str(variant["name"]), spec=spec)
