@@ -215,3 +215,11 @@ def test_render_rgb_array():
     assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8
     assert frame.std() > 5  # not a blank image
     env.close()
+
+
+def test_reward_can_be_switched_off_for_wrappers():
+    env = WildRobotWalkEnv(reward_enabled=False)
+    env.reset(seed=0)
+    _, reward, _, _, info = env.step(np.zeros(8))
+    assert reward == 0.0 and "reward_terms" not in info
+    assert "forward_velocity" in info  # the metrics are still there for the wrapper

@@ -26,7 +26,8 @@ Command
 Reward
     The Phase 1E task reward by default: `wildrobot_gym.rewards.RewardComposer` with the weights and
     parameters of ``configs/phase1e.yaml`` (each term and formula documented in `wildrobot_gym.rewards`).
-    The phase wrappers of `wildrobot_gym.wrappers` replace it. The weighted terms are in
+    The phase wrappers of `wildrobot_gym.wrappers` replace it and switch the base reward off
+    (``reward_enabled=False``: reward 0, no terms computed). The weighted terms are in
     ``info["reward_terms"]``.
 
 Termination (a fall), with ``info["fall_reason"]``
@@ -110,6 +111,7 @@ class WildRobotWalkEnv(gym.Env):
         contact_threshold: float = 1.0,
         reward_weights: dict[str, float] | None = None,
         reward_params: dict[str, float] | None = None,
+        reward_enabled: bool = True,
         width: int = 640,
         height: int = 480,
     ) -> None:
@@ -145,6 +147,7 @@ class WildRobotWalkEnv(gym.Env):
             reward_params = {**p, **(reward_params or {})}
             reward_weights = w
         self.reward_fn = RewardComposer(reward_weights, reward_params)
+        self.reward_enabled = bool(reward_enabled)  # False when a phase wrapper computes the reward
 
         self._slices = obs_slices(self.include_privileged)
         obs_dim = max(sl.stop for sl in self._slices.values())
@@ -203,8 +206,11 @@ class WildRobotWalkEnv(gym.Env):
 
         info = self.tracker.compute(d)
         self._decorate(info)
-        reward, terms = self.reward_fn(info)
-        info["reward_terms"] = terms
+        if self.reward_enabled:
+            reward, terms = self.reward_fn(info)
+            info["reward_terms"] = terms
+        else:
+            reward = 0.0
         terminated = info["fall_reason"] != ""
         truncated = not terminated and self.steps >= self.max_episode_steps
         if info["sim_unstable"]:

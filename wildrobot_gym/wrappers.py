@@ -3,7 +3,7 @@
 `PhaseRewardWrapper` (Phases 1E and 2)
     reward = sum_k w_k * term_k(info)  with the terms of `wildrobot_gym.rewards` and the weights of the
     phase's YAML; ``info["reward_terms"]`` holds every weighted term. One mechanism computes the reward:
-    the wrapper's `RewardComposer`; the wrapped env's own composer is switched off (`_NoReward`) so the
+    the wrapper's `RewardComposer`; the wrapped env's own reward is switched off (`reward_enabled = False`) so the
     reward is not computed twice per step. A step flagged ``sim_unstable`` earns 0, as in the env.
 
     The wrapper also keeps cheap running sums and, on the last step of an episode, puts
@@ -46,15 +46,6 @@ EPISODE_STAT_KEYS: tuple[str, ...] = (
 )
 
 
-class _NoReward:
-    """Stands in for the wrapped env's composer: the wrapper computes the reward once, itself."""
-
-    weights: dict[str, float] = {}
-
-    def __call__(self, info: Mapping[str, Any]) -> tuple[float, dict[str, float]]:
-        return 0.0, {}
-
-
 class PhaseRewardWrapper(gym.Wrapper):
     """The phase's weighted reward terms and end-of-episode statistics (see the module docstring)."""
 
@@ -62,9 +53,10 @@ class PhaseRewardWrapper(gym.Wrapper):
                  reward_params: Mapping[str, float] | None = None) -> None:
         super().__init__(env)
         self.composer = RewardComposer(reward_weights, reward_params)
+        # The wrapper computes the reward once, itself: switch the base env's own reward off.
         base = env.unwrapped
-        if hasattr(base, "reward_fn"):
-            base.reward_fn = _NoReward()
+        if hasattr(base, "reward_enabled"):
+            base.reward_enabled = False
         self._t0 = time.perf_counter()
         self._reset_stats()
 
