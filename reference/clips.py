@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.robot import JOINT_NAMES, NUM_JOINTS
 
 CLIP_FORMAT_VERSION = 1
@@ -59,25 +59,20 @@ class Clip:
 def save_clip(clip: Clip, path: str | Path) -> Path:
     """Write `clip` in the project's format, atomically (temp file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(clip.metadata, name=clip.name)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                format_version=np.int64(CLIP_FORMAT_VERSION),
-                fps=np.float64(clip.fps),
-                root_pos=np.asarray(clip.root_pos, dtype=np.float64),
-                root_quat_wxyz=np.asarray(clip.root_quat, dtype=np.float64),
-                joint_pos=np.asarray(clip.joint_pos, dtype=np.float64),
-                joint_names=np.array(JOINT_NAMES),
-                metadata_json=np.array(json.dumps(meta)),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        path,
+        lambda f: np.savez(
+            f,
+            format_version=np.int64(CLIP_FORMAT_VERSION),
+            fps=np.float64(clip.fps),
+            root_pos=np.asarray(clip.root_pos, dtype=np.float64),
+            root_quat_wxyz=np.asarray(clip.root_quat, dtype=np.float64),
+            joint_pos=np.asarray(clip.joint_pos, dtype=np.float64),
+            joint_names=np.array(JOINT_NAMES),
+            metadata_json=np.array(json.dumps(meta)),
+        ),
+    )
     return path
 
 

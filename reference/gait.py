@@ -44,7 +44,7 @@ import mujoco
 import numpy as np
 
 from reference.clips import Clip
-from wildrobot_gym.robot import GRAVITY, JOINT_NAMES, NUM_JOINTS, RobotSpec, load_model
+from wildrobot_gym.robot import GRAVITY, NUM_JOINTS, RobotSpec, load_model
 
 GENERATOR_VERSION = "gait-1.1"  # 1.1: default clearance 0.045 m
 SIDES = ("left", "right")

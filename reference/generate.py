@@ -30,11 +30,9 @@ section (``multi_start_interval``, ``harness.cap_fraction``); ``--max-window-fra
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -42,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from wildrobot_gym.atomic_io import atomic_write_json
 from reference.clips import Clip, load_clips, resample, to_heading_frame
 from reference.rollout import (
     DEFAULT_CONFIG,
@@ -225,14 +224,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _write_json(path: Path, obj: Any) -> None:
     """Atomic JSON write (temp file, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, obj)
 
 
 def main(argv: list[str] | None = None) -> int:

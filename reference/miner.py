@@ -70,8 +70,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -80,6 +78,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import yaml
 
+from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.amp_features import (
     FEATURE_VERSION,
     LAYOUT,
@@ -780,21 +779,7 @@ def _assemble_arrays(frame_parts, seg_parts, win_parts, motion_names, motion_cli
 # ------------------------------------------------------------------------------------------------
 # Dataset files
 # ------------------------------------------------------------------------------------------------
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Write through `write(fileobj)` to a temp file in the target directory, fsync, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; datasets are meant to be shared read-only
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+atomic_write_bytes = atomic_write  # the shared helper; name kept for callers
 
 
 def _atomic_write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

@@ -108,8 +108,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +117,7 @@ import numpy as np
 import yaml
 
 from reference.clips import Clip
+from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.metrics import MetricsTracker, attitude
 from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
 
@@ -821,17 +820,7 @@ def rollout_clip(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig, varia
 # ----------------------------------------------------------------------------------------------
 def save_records(records: dict, path: str | Path) -> Path:
     """Write a records dict as .npz atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **{k: np.asarray(v) for k, v in records.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: np.savez_compressed(f, **{k: np.asarray(v) for k, v in records.items()}))
 
 
 def load_records(path: str | Path) -> dict:

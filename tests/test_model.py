@@ -1,5 +1,4 @@
 """The MJCF reproduces robot.md: names, order, ranges, signs, masses, standing at home, symmetry."""
-import math
 
 import mujoco
 import numpy as np

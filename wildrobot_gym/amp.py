@@ -1053,7 +1053,6 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         # imitation's __init__ ends with gen_algo.set_env(its reward wrapper), whose observation
         # space is [policy obs | features], which the policy cannot accept. Build the base parts in the
         # "ground truth" branch (no reward wrapper, no reset), with set_env held back; then the AMP stack.
-        set_env = gen_algo.set_env
         gen_algo.set_env = lambda *a, **k: None  # type: ignore[method-assign]
         try:
             super().__init__(
