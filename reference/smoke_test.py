@@ -82,7 +82,8 @@ def checkpoint_policy(path: Path, env: Any) -> Callable[[np.ndarray], np.ndarray
     norm_path = path / "vecnormalize.pkl" if path.is_dir() else path.with_name("vecnormalize.pkl")
     norm = None
     if norm_path.is_file():
-        dummy = DummyVecEnv([lambda: env])
+        # the statistics were fitted on the policy's observation, without the AMP features
+        dummy = DummyVecEnv([lambda: env.env])
         norm = VecNormalize.load(str(norm_path), dummy)
         norm.training = False
 

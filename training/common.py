@@ -6,7 +6,9 @@ Checkpoint layout (one directory per checkpoint, written to ``<name>.tmp`` then 
     <logdir>/checkpoints/step_000500000/
         model.zip          SB3 PPO (policy, optimizer, num_timesteps)
         vecnormalize.pkl   observation (and reward) normalisation statistics
-        state.json         {"num_timesteps", "phase", "config", "curriculum", "saved_at"}
+        state.json         {"num_timesteps", "phase", "config", "curriculum", "amp", "saved_at"}
+        amp.pt             Phase 3 only: discriminator, its optimiser, AMP ramp / feature stage, step clock
+                           (`AMPTrainer.amp_state_dict`); state.json's "amp" holds the AMP config and dataset
 """
 from __future__ import annotations
 
@@ -34,18 +36,29 @@ CKPT_PREFIX = "step_"
 
 # ---------------------------------------------------------------------------- construction
 class _EnvFactory:
-    """A picklable env factory (worker processes build their envs from it)."""
+    """A picklable env factory (worker processes build their envs from it).
 
-    def __init__(self, cfg: Mapping[str, Any]) -> None:
+    With `amp_features` = (lin_vel_mode, lin_vel_clip) the env also appends the AMP features to its
+    observation (`AMPFeatureObservation`, Phase 3): computed in the worker, where the MuJoCo state is.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], amp_features: tuple[str, float] | None = None) -> None:
         self.cfg = dict(cfg)
+        self.amp_features = amp_features
 
     def __call__(self):
-        return make_phase_env(self.cfg)
+        env = make_phase_env(self.cfg)
+        if self.amp_features is None:
+            return env
+        from wildrobot_gym.amp import AMPFeatureObservation
+
+        return AMPFeatureObservation(env, *self.amp_features)
 
 
-def make_vec_env(cfg: Mapping[str, Any], n_envs: int, n_workers: int, start_method: str = "forkserver") -> VecEnv:
+def make_vec_env(cfg: Mapping[str, Any], n_envs: int, n_workers: int, start_method: str = "forkserver",
+                 amp_features: tuple[str, float] | None = None) -> VecEnv:
     """n_envs phase envs: in this process when n_workers == 0, else batched over worker processes."""
-    fns = [_EnvFactory(cfg) for _ in range(n_envs)]
+    fns = [_EnvFactory(cfg, amp_features) for _ in range(n_envs)]
     if n_workers == 0:
         return DummyVecEnv(fns)
     return BatchedSubprocVecEnv(fns, n_workers=n_workers, start_method=start_method)
@@ -91,8 +104,12 @@ def checkpoint_dir(root: Path, step: int) -> Path:
 
 
 def save_checkpoint(root: Path, model: PPO, venv: VecNormalize, cfg: Mapping[str, Any],
-                    extra: Mapping[str, Any] | None = None) -> Path:
-    """Write model, normalisation statistics and state atomically; return the checkpoint directory."""
+                    extra: Mapping[str, Any] | None = None,
+                    extra_files: Mapping[str, Callable[[Path], None]] | None = None) -> Path:
+    """Write model, normalisation statistics and state atomically; return the checkpoint directory.
+
+    `extra_files` maps a file name to a writer (called with the file's path inside the temporary
+    directory), so that e.g. Phase 3's amp.pt is part of the same atomic rename."""
     root.mkdir(parents=True, exist_ok=True)
     final = checkpoint_dir(root, model.num_timesteps)
     tmp = final.with_name(final.name + ".tmp")
@@ -101,6 +118,8 @@ def save_checkpoint(root: Path, model: PPO, venv: VecNormalize, cfg: Mapping[str
     tmp.mkdir()
     model.save(tmp / "model.zip")
     venv.save(str(tmp / "vecnormalize.pkl"))
+    for name, write in (extra_files or {}).items():
+        write(tmp / name)
     state = {"num_timesteps": int(model.num_timesteps), "phase": cfg["phase"], "config": cfg,
              "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S"), **(extra or {})}
     (tmp / "state.json").write_text(json.dumps(state, indent=1, default=float))
@@ -213,10 +232,12 @@ class CheckpointCallback(BaseCallback):
     """A checkpoint every ``interval`` env steps (checked at rollout end) via `save_checkpoint`."""
 
     def __init__(self, root: Path, interval: int, cfg: Mapping[str, Any],
-                 extra_state: Callable[[], Mapping[str, Any]] | None = None, verbose: int = 0) -> None:
+                 extra_state: Callable[[], Mapping[str, Any]] | None = None, verbose: int = 0,
+                 extra_files: Callable[[], Mapping[str, Callable[[Path], None]]] | None = None) -> None:
         super().__init__(verbose)
         self.root, self.interval, self.cfg = root, int(interval), cfg
         self.extra_state = extra_state or (lambda: {})
+        self.extra_files = extra_files or (lambda: {})
         self._next = 0
 
     def _on_training_start(self) -> None:
@@ -234,7 +255,7 @@ class CheckpointCallback(BaseCallback):
 
     def save(self) -> Path:
         venv = self.model.get_vec_normalize_env()
-        return save_checkpoint(self.root, self.model, venv, self.cfg, self.extra_state())
+        return save_checkpoint(self.root, self.model, venv, self.cfg, self.extra_state(), self.extra_files())
 
 
 class CurriculumCallback(BaseCallback):
@@ -281,17 +302,24 @@ class CurriculumCallback(BaseCallback):
 
 
 class StyleScheduleCallback(BaseCallback):
-    """Phase 3: pushes the style weight of `style_weight_at` (start / middle / end) into the envs."""
+    """Phase 3: the style weight of `style_weight_at` (start / middle / end), pushed into the envs'
+    `StyleRewardWrapper`, or, with `apply`, handed to it (AMP: the trainer's reward wrapper, where the
+    style term is added and multiplied by the AMP ramp)."""
 
-    def __init__(self, weights: list[float], boundaries: list[float], total_timesteps: int) -> None:
+    def __init__(self, weights: list[float], boundaries: list[float], total_timesteps: int,
+                 apply: Callable[[float], None] | None = None) -> None:
         super().__init__()
         self.weights, self.boundaries, self.total = weights, boundaries, max(int(total_timesteps), 1)
+        self.apply = apply
         self.current: float | None = None
 
     def _update(self) -> None:
         w = style_weight_at(min(self.num_timesteps / self.total, 1.0), self.weights, self.boundaries)
         if w != self.current:
-            self.training_env.env_method("set_style_weight", w)
+            if self.apply is not None:
+                self.apply(w)
+            else:
+                self.training_env.env_method("set_style_weight", w)
             self.current = w
         self.logger.record("curriculum/style_weight", w)
 
@@ -303,3 +331,53 @@ class StyleScheduleCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self._update()
+
+
+# ---------------------------------------------------------------------------- Phase 3 (AMP)
+AMP_FILE = "amp.pt"
+
+
+def resolve_amp_dataset(path: str | Path) -> Path:
+    """The Tier 0+ dataset directory (``tier0plus.npz`` + ``tier0plus.json``); relative paths are tried
+    from the working directory, then from the repository root. Exits naming the path when missing."""
+    p = Path(path)
+    for cand in (p, REPO_ROOT / p) if not p.is_absolute() else (p,):
+        if (cand / "tier0plus.npz").is_file() and (cand / "tier0plus.json").is_file():
+            return cand.resolve()
+    raise SystemExit(f"AMP dataset not found: {str(path)!r} (expected tier0plus.npz and tier0plus.json there). "
+                     f"Generate it with:  python -m reference.generate --output-dir {path}")
+
+
+def load_amp_run_config(path: str | Path | None, saved: Mapping[str, Any] | None = None):
+    """The AMP config of a Phase 3 run: the one saved with a checkpoint (state.json "amp"), else the YAML
+    at `path` (default configs/amp.yaml). Exits with the loader's message on a bad file."""
+    from wildrobot_gym.amp import DEFAULT_AMP_CONFIG, AMPConfig, config_from_dict, load_amp_config
+
+    try:
+        if saved is not None and path is None:
+            return config_from_dict(AMPConfig, saved, "amp")
+        return load_amp_config(path or DEFAULT_AMP_CONFIG)
+    except ValueError as e:
+        raise SystemExit(f"amp config error: {e}") from None
+
+
+def load_discriminator(ckpt: Path, acfg: Any, obs_dim: int | None = None):
+    """The checkpoint's discriminator (amp.pt), at its saved feature stage, in eval mode, or None when the
+    checkpoint has no amp.pt. It reads features from column 0 of its input (`obs_dim` = features only)."""
+    import torch as th
+    from gymnasium import spaces
+
+    from wildrobot_gym.amp import FeatureSchedule, make_discriminator
+    from wildrobot_gym.amp_features import LAYOUT
+
+    path = ckpt / AMP_FILE
+    if not path.is_file():
+        return None
+    state = th.load(path, map_location="cpu", weights_only=True)
+    schedule = FeatureSchedule.from_config(acfg.features)
+    schedule.load_state_dict(state["feature_schedule"])
+    space = spaces.Box(-np.inf, np.inf, (obs_dim or LAYOUT.dim,), np.float32)
+    net = make_discriminator(space, spaces.Box(-1, 1, (1,), np.float32), acfg.discriminator, 0, schedule.drop)
+    net.load_state_dict(state["discriminator"])
+    net.eval()
+    return net

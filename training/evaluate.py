@@ -5,8 +5,25 @@
 CHECKPOINT is a checkpoint directory (``runs/x/checkpoints/step_N``), its ``model.zip``, or a run's
 logdir (its latest checkpoint). The phase and its criteria come from the config saved with the
 checkpoint. Episodes are split evenly over up to 8 envs (each env runs its own quota, so short, falling
-episodes are not over-counted). Prints the criteria table with PASS/FAIL per row; rows that need the
-AMP reference clips or discriminator print 'n/a until AMP'.
+episodes are not over-counted). Prints the criteria table with PASS/FAIL per row; a row whose figure
+cannot be measured prints 'n/a' (or 'n/a until AMP') with the reason.
+
+Phase 3 rows (the envs then also compute the AMP features, `AMPFeatureObservation`, recorded per step):
+
+* ``joint_trajectory_correlation``: the policy's joint trajectories (q_j = qpos[7:15]) cut into
+  non-overlapping windows of one gait cycle (W = round(50 Hz / env.gait_frequency) frames, from each
+  episode's first step); each window is matched with the Tier 0+ window of the same length, starting at
+  any frame of any segment (so the best lag / gait phase; at most 4000 reference windows, a seeded
+  subsample), that maximises the mean over the 8 joints of the per-joint Pearson correlation. The
+  figure is the mean of those best correlations over the windows (a joint that does not move in a
+  window counts 0); ``joint_trajectory_correlation_per_joint`` gives the per-joint means at the best
+  matches. It is a nearest-neighbour score: high when every policy cycle resembles *some* reference
+  cycle, whatever the coverage. Needs the dataset: ``--amp-dataset``, else the one the checkpoint was
+  trained on (state.json "amp").
+* ``discriminator_score``: the mean AMP style reward max(0, 1 - 0.25 (D - 1)^2) (1: judged reference,
+  0: judged policy) of the checkpoint's discriminator (``amp.pt``, at its saved feature stage) on the
+  policy's transitions (Phi(s), Phi(s')); ``discriminator_logit_mean`` and
+  ``discriminator_real_fraction`` (share of D > 0) come with it.
 
 ``--video FILE`` (.mp4 or .gif) renders one deterministic episode; it needs an OpenGL backend
 (MUJOCO_GL=egl or osmesa, set to egl here when unset).
@@ -29,26 +46,83 @@ import numpy as np  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize  # noqa: E402
 
-from training.common import read_state, resolve_checkpoint  # noqa: E402
+import torch as th  # noqa: E402
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper  # noqa: E402
+
+from training.common import (  # noqa: E402
+    load_amp_run_config, load_discriminator, read_state, resolve_amp_dataset, resolve_checkpoint,
+)
 from wildrobot_gym.config import validate_config  # noqa: E402
-from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env, style_weight_at  # noqa: E402
+from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env  # noqa: E402
 
 NA_AMP = "n/a until AMP"
 
 
+class TransitionRecorder(VecEnvWrapper):
+    """Records the AMP feature pairs (Phi(s), Phi(s')) of every step and each finished episode's feature
+    rows, from observations [policy obs | Phi] (below `StripAMPFeatures`)."""
+
+    def __init__(self, venv: VecEnv, policy_obs_dim: int) -> None:
+        super().__init__(venv)
+        self.d = int(policy_obs_dim)
+        self.s: list[np.ndarray] = []
+        self.s2: list[np.ndarray] = []
+        self.episodes: list[np.ndarray] = []  # (T + 1, feature dim) per finished episode: s_0 .. s_T
+        self._current: list[list[np.ndarray]] = [[] for _ in range(venv.num_envs)]
+        self._last: np.ndarray | None = None
+
+    def reset(self):
+        obs = self.venv.reset()
+        self._last = obs
+        self._current = [[o[self.d:]] for o in obs]
+        return obs
+
+    def step_wait(self):
+        obs, rews, dones, infos = self.venv.step_wait()
+        for i, (o, done, info) in enumerate(zip(obs, dones, infos)):
+            nxt = info["terminal_observation"] if done else o
+            self.s.append(self._last[i, self.d:])
+            self.s2.append(nxt[self.d:])
+            self._current[i].append(nxt[self.d:])
+            if done:
+                self.episodes.append(np.stack(self._current[i]))
+                self._current[i] = [o[self.d:]]
+        self._last = obs
+        return obs, rews, dones, infos
+
+
+def find_wrapper(venv: VecEnv, cls: type) -> Any:
+    """The first VecEnv wrapper of type `cls` down the chain, or None."""
+    while venv is not None:
+        if isinstance(venv, cls):
+            return venv
+        venv = getattr(venv, "venv", None)
+    return None
+
+
 def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None) -> tuple[PPO, VecNormalize, dict, dict]:
-    """(model, normalised eval VecEnv, config, state) of a checkpoint, with the phase's weights at save time."""
+    """(model, normalised eval VecEnv, config, state) of a checkpoint, with the phase's weights at save time.
+
+    Phase 3: the envs also compute the AMP features (with the run's feature parameters); a
+    `TransitionRecorder` keeps them and `StripAMPFeatures` hides them from the policy."""
     state = read_state(ckpt)
     cfg = validate_config(state["config"])
-    venv = DummyVecEnv([lambda: make_phase_env(cfg, render_mode=render_mode) for _ in range(n_envs)])
+    if cfg["phase"] == "3":
+        from wildrobot_gym.amp import AMPFeatureObservation, StripAMPFeatures
+
+        fc = load_amp_run_config(None, (state.get("amp") or {}).get("config") or {}).features
+        base = DummyVecEnv([lambda: AMPFeatureObservation(make_phase_env(cfg, render_mode=render_mode),
+                                                          fc.lin_vel_mode, fc.lin_vel_clip) for _ in range(n_envs)])
+        pdim = int(base.get_attr("policy_obs_dim", [0])[0])
+        venv = StripAMPFeatures(TransitionRecorder(base, pdim), pdim)
+    else:
+        venv = DummyVecEnv([lambda: make_phase_env(cfg, render_mode=render_mode) for _ in range(n_envs)])
     if cfg["phase"] == "2" and "curriculum" in state:
         cur = ContactCurriculum.from_config(cfg)
         cur.load_state_dict(state["curriculum"])
         venv.env_method("set_reward_weights", cur.state().weights)
-    if cfg["phase"] == "3":
-        amp = cfg["amp"]
-        progress = min(state["num_timesteps"] / cfg["training"]["total_timesteps"], 1.0)
-        venv.env_method("set_style_weight", style_weight_at(progress, amp["style_weights"], amp["schedule_boundaries"]))
+    # Phase 3: no style weight to push into the envs: their StyleRewardWrapper has no style_fn (the AMP
+    # style reward is added on the VecEnv side in training), so the episode returns are the task reward.
     venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), venv)
     venv.training = False
     venv.norm_reward = False
@@ -107,14 +181,93 @@ def summarize(episodes: list[dict]) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------------- Phase 3 rows
+def _zscore_windows(x: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """(N, window, J) windows of x (T, J) at `starts`, each joint standardised within its window
+    (a joint without motion in a window: zeros, i.e. correlation 0)."""
+    w = x[starts[:, None] + np.arange(window)[None, :]]
+    w = w - w.mean(axis=1, keepdims=True)
+    std = w.std(axis=1, keepdims=True)
+    return np.where(std > 1e-8, w / np.maximum(std, 1e-8), 0.0)
+
+
+def joint_trajectory_correlation(
+    policy: list[np.ndarray], reference: np.ndarray, seg_start: np.ndarray, seg_length: np.ndarray,
+    window: int, max_reference_windows: int = 4000, seed: int = 0,
+) -> tuple[float, np.ndarray, int]:
+    """(mean best correlation, per-joint means at the best matches (J,), number of policy windows) of
+    the module docstring's definition; NaN (and zeros) when no policy episode or segment is a window long.
+
+    `policy`: joint trajectories (T_i, J); `reference`: the dataset's joint positions (F, J) with its
+    segments (`seg_start`, `seg_length`): reference windows never cross a segment boundary."""
+    n_joints = reference.shape[1]
+    p_windows = [_zscore_windows(p, np.arange(0, len(p) - window + 1, window), window) for p in policy if len(p) >= window]
+    r_starts = np.concatenate([np.arange(a, a + n - window + 1) for a, n in zip(seg_start, seg_length) if n >= window]
+                              or [np.zeros(0, np.int64)]).astype(np.int64)
+    if not p_windows or len(r_starts) == 0:
+        return float("nan"), np.zeros(n_joints), 0
+    if len(r_starts) > max_reference_windows:
+        r_starts = np.sort(np.random.default_rng(seed).choice(r_starts, max_reference_windows, replace=False))
+    zp = np.concatenate(p_windows)                     # (Np, W, J)
+    zr = _zscore_windows(reference, r_starts, window)  # (Nr, W, J)
+    # Mean over joints of the per-joint Pearson r = sum over (t, j) of z_p z_r / (W J).
+    corr = zp.reshape(len(zp), -1) @ zr.reshape(len(zr), -1).T / (window * n_joints)
+    best = corr.argmax(axis=1)
+    per_joint = (zp * zr[best]).sum(axis=1) / window  # (Np, J) at each window's best match
+    return float(corr[np.arange(len(zp)), best].mean()), per_joint.mean(axis=0), int(len(zp))
+
+
+def phase3_figures(ckpt: Path, cfg: Mapping[str, Any], state: Mapping[str, Any], recorder: TransitionRecorder,
+                   dataset_arg: Path | None) -> dict[str, Any]:
+    """Joint-trajectory correlation and discriminator score of the recorded evaluation (module
+    docstring); what cannot be measured is named in ``unavailable`` with the reason."""
+    from reference.miner import load_dataset
+    from wildrobot_gym.amp import style_reward
+    from wildrobot_gym.amp_features import LAYOUT
+
+    saved = state.get("amp") or {}
+    acfg = load_amp_run_config(None, saved.get("config") or {})
+    out: dict[str, Any] = {"unavailable": {}}
+    dataset_path = dataset_arg or saved.get("dataset") or acfg.phase3.dataset
+    try:
+        ds = load_dataset(resolve_amp_dataset(dataset_path))
+    except (SystemExit, ValueError) as e:
+        out["unavailable"]["joint_trajectory_correlation"] = f"no reference: {e}"
+    else:
+        jp = LAYOUT.slice("joint_pos")
+        window = int(round(ds.fps / float(cfg["env"].get("gait_frequency", 1.5))))
+        corr, per_joint, n = joint_trajectory_correlation(
+            [e[:, jp] for e in recorder.episodes], np.asarray(ds.arrays["qpos"])[:, 7:15],
+            ds.arrays["segment_start"], ds.arrays["segment_length"], window)
+        out.update(joint_trajectory_correlation=corr, joint_trajectory_correlation_per_joint=per_joint.tolist(),
+                   joint_trajectory_correlation_windows=n, joint_trajectory_window_frames=window,
+                   amp_dataset=str(dataset_path))
+        if n == 0:
+            out["unavailable"]["joint_trajectory_correlation"] = f"no episode or segment is one gait cycle ({window} frames) long"
+    net = load_discriminator(ckpt, acfg)
+    if net is None:
+        out["unavailable"]["discriminator_score"] = f"the checkpoint has no discriminator ({ckpt}/amp.pt)"
+    else:
+        with th.no_grad():
+            logits = net.logits(th.as_tensor(np.asarray(recorder.s)), th.as_tensor(np.asarray(recorder.s2)))
+        out.update(discriminator_score=float(style_reward(logits).mean()), discriminator_logit_mean=float(logits.mean()),
+                   discriminator_real_fraction=float((logits > 0).float().mean()), discriminator_pairs=int(len(logits)),
+                   discriminator_feature_drop=list(net.drop))
+    return out
+
+
 def judge(criteria: list[Mapping[str, Any]], figures: Mapping[str, Any]) -> list[dict]:
-    """One result row per criterion: value, target met, PASS/FAIL (or n/a with a note)."""
+    """One result row per criterion: value, target met, PASS/FAIL (or n/a with a note; the reason of
+    ``figures["unavailable"][metric]`` when the evaluation says why it could not measure it)."""
     rows = []
+    unavailable = figures.get("unavailable") or {}
     for c in criteria:
         value = figures.get(c["metric"])
+        if value is not None and not np.isfinite(value):
+            value = None
         row = {"metric": c["metric"], "label": c["label"], "value": value, "target": _range(c.get("target_min"), c.get("target_max"))}
         if value is None or (c.get("pass_min") is None and c.get("pass_max") is None):
-            note = c.get("note") or "not measured by evaluate"
+            note = unavailable.get(c["metric"]) or c.get("note") or "not measured by evaluate"
             row.update(result=NA_AMP if "AMP" in note else "n/a", note=note, threshold="")
         else:
             ok = (c.get("pass_min") is None or value >= c["pass_min"]) and (c.get("pass_max") is None or value <= c["pass_max"])
@@ -162,7 +315,7 @@ def record_video(model: PPO, ckpt: Path, path: Path, seed: int) -> str:
         import imageio.v2 as imageio
 
         _, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array")
-        env = venv.venv.envs[0]
+        env = venv.unwrapped.envs[0]
         venv.seed(seed)
         obs = venv.reset()
         frames = [env.render()]
@@ -191,6 +344,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--json-output", type=Path, default=None)
     p.add_argument("--video", type=Path, default=None, help="render one episode to FILE (.mp4 or .gif)")
+    p.add_argument("--amp-dataset", type=Path, default=None,
+                   help="Phase 3: Tier 0+ dataset for the joint-trajectory correlation (default: the run's)")
     args = p.parse_args(argv)
     if args.episodes < 1:
         raise SystemExit("--episodes: expected a positive integer")
@@ -203,6 +358,8 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         venv.close()
     figures = summarize(episodes)
+    if cfg["phase"] == "3":
+        figures.update(phase3_figures(ckpt, cfg, state, find_wrapper(venv, TransitionRecorder), args.amp_dataset))
     rows = judge(cfg["success_criteria"], figures)
     print(f"checkpoint {ckpt} (phase {cfg['phase']}, {state['num_timesteps']} steps)")
     print_table(cfg["phase"], rows, figures, deterministic)
@@ -224,6 +381,8 @@ def _json_default(o: Any) -> Any:
         return bool(o)
     if isinstance(o, np.generic):
         return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
     raise TypeError(type(o).__name__)
 
 

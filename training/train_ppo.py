@@ -3,6 +3,7 @@
     python training/train_ppo.py                                   # Phase 1E with configs/phase1e.yaml
     python training/train_ppo.py --config configs/phase2.yaml --init-from runs/phase1e
     python training/train_ppo.py --logdir runs/phase1e --resume    # continue a killed run
+    python training/train_ppo.py --config configs/phase3.yaml --init-from runs/phase2 [--amp-dataset data/tier0plus]
 
 The run, top to bottom: load and check the config -> vectorised phase envs (worker processes, each
 stepping a batch of envs) -> VecNormalize -> PPO (fresh, from a checkpoint's weights, or resumed) ->
@@ -11,6 +12,18 @@ a final checkpoint (also on Ctrl-C).
 
 Logdir layout: ``config.yaml`` (the run's config), ``tb/`` (TensorBoard; a resumed run appends to it,
 its step axis continuing), ``checkpoints/step_<N>/`` (see training/common.py).
+
+Phase 3 (AMP, `train_phase3`): the envs append the AMP features to their observation and
+`wildrobot_gym.amp.AMPTrainer` (imitation's AdversarialTrainer) trains PPO and the discriminator in
+rounds (one round = n_envs x n_steps env steps, then ``discriminator.updates_per_round`` updates):
+load the AMP config (configs/amp.yaml, or the run's own on --resume) and the Tier 0+ dataset
+(--amp-dataset, default ``phase3.dataset`` of the AMP config) -> PPO from --init-from's weights and
+normalisation -> the discriminator pretrained offline (``phase3.pretrain_updates`` updates; real: the
+dataset, fake: a stochastic rollout of the starting policy) -> joint training -> checkpoints with
+``amp.pt`` (discriminator, optimiser, ramp, feature stage, step clock) so that --resume continues.
+Total reward: task_weight x task + style_weight x (seed 002 schedule 0.1 / 0.5 / 1.0) x AMP ramp x style.
+TensorBoard: PPO's and the episode scalars as in Phases 1E/2, plus ``amp/*`` once per round and
+``amp_pretrain/*`` at step 0, all on the env step axis; ``imitation/progress.csv`` has imitation's log.
 """
 from __future__ import annotations
 
@@ -18,18 +31,22 @@ import argparse
 import os
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.callbacks import CallbackList  # noqa: E402
 from stable_baselines3.common.logger import configure  # noqa: E402
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize  # noqa: E402
 
 from training.common import (  # noqa: E402
-    CheckpointCallback, CurriculumCallback, EpisodeStatsCallback, StyleScheduleCallback, list_checkpoints,
-    make_vec_env, ppo_kwargs, read_state, resolve_checkpoint, save_checkpoint, set_torch_threads, wrap_normalize,
+    AMP_FILE, CheckpointCallback, CurriculumCallback, EpisodeStatsCallback, StyleScheduleCallback, list_checkpoints,
+    load_amp_run_config, make_vec_env, ppo_kwargs, read_state, resolve_amp_dataset, resolve_checkpoint,
+    save_checkpoint, set_torch_threads, wrap_normalize,
 )
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, validate_config  # noqa: E402
 from wildrobot_gym.wrappers import ContactCurriculum  # noqa: E402
@@ -49,6 +66,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-interval", type=int, default=None, help="env steps between checkpoints")
     p.add_argument("--no-progress-bar", action="store_true")
     p.add_argument("--verbose", type=int, default=0, help="1: print SB3's tables and checkpoint paths")
+    p.add_argument("--amp-dataset", type=Path, default=None,
+                   help="Phase 3: Tier 0+ dataset directory (default: phase3.dataset of the AMP config)")
+    p.add_argument("--amp-config", type=Path, default=None,
+                   help="Phase 3: AMP config (default configs/amp.yaml; with --resume: the run's own)")
     return p.parse_args(argv)
 
 
@@ -103,6 +124,8 @@ def main(argv: list[str] | None = None) -> Path:
     logdir.mkdir(parents=True, exist_ok=True)
     _write_yaml_atomic(logdir / "config.yaml", cfg)
     set_torch_threads(t["torch_threads"])
+    if cfg["phase"] == "3":
+        return train_phase3(args, cfg, logdir, ckpt_root)
 
     # Envs: n_workers processes each stepping n_envs / n_workers envs (wildrobot_gym.vec_env).
     venv = make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"])
@@ -135,10 +158,6 @@ def main(argv: list[str] | None = None) -> Path:
             cur_cb = CurriculumCallback(curriculum, cfg["curriculum"]["velocity_window"], verbose=args.verbose)
             episode_hooks.append(cur_cb.on_episode)
             callbacks.append(cur_cb)
-        elif cfg["phase"] == "3":
-            amp = cfg["amp"]
-            print("phase 3: no discriminator yet (AMP issue): the style reward is 0, only the task reward trains")
-            callbacks.append(StyleScheduleCallback(amp["style_weights"], amp["schedule_boundaries"], t["total_timesteps"]))
 
         def extra_state() -> dict:
             return {"curriculum": curriculum.state_dict()} if curriculum is not None else {}
@@ -159,6 +178,136 @@ def main(argv: list[str] | None = None) -> Path:
         return final
     finally:
         venv.close()
+
+
+# ---------------------------------------------------------------------------- Phase 3 (AMP)
+def collect_policy_pairs(raw: VecEnv, model: PPO, norm: VecNormalize, policy_obs_dim: int,
+                         steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(Phi(s), Phi(s')) of about `steps` env steps of the policy (stochastic, as in training), stepped on
+    the feature VecEnv directly so that nothing reaches imitation's recorder. At an episode end s' is
+    the terminal observation's features (the auto-reset's first state starts the next pair)."""
+    d = policy_obs_dim
+    obs = raw.reset()
+    s, s2 = [], []
+    for _ in range(max(1, -(-steps // raw.num_envs))):
+        action, _ = model.predict(norm.normalize_obs(obs[:, :d]), deterministic=False)
+        nxt, _, dones, infos = raw.step(action)
+        last = np.stack([info["terminal_observation"] if done else o for o, done, info in zip(nxt, dones, infos)])
+        s.append(obs[:, d:])
+        s2.append(last[:, d:])
+        obs = nxt
+    return np.concatenate(s).astype(np.float32), np.concatenate(s2).astype(np.float32)
+
+
+def log_amp_metrics(model: PPO, metrics: dict[str, float], prefix: str = "") -> None:
+    """amp/* scalars on PPO's TensorBoard logger, at the env step axis of the episode / velocity scalars."""
+    for k, v in metrics.items():
+        model.logger.record(prefix + k if prefix else k, v)
+    model.logger.dump(step=model.num_timesteps)
+
+
+def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: Path) -> Path:
+    """Phase 3 through `AMPTrainer` (module docstring); returns the final checkpoint directory."""
+    import torch as th
+    from imitation.util import logger as im_logger
+
+    from reference.miner import load_dataset
+    from wildrobot_gym.amp import AMPTrainer, ReferenceSampler, StripAMPFeatures
+
+    t = cfg["training"]
+    resume = resolve_checkpoint(ckpt_root) if args.resume else None
+    saved = read_state(resume).get("amp") if resume is not None else None
+    if resume is not None and (saved is None or not (resume / AMP_FILE).is_file()):
+        raise SystemExit(f"--resume: {resume} has no AMP state (amp.pt / state.json 'amp'): not a Phase 3 AMP run")
+    acfg = load_amp_run_config(args.amp_config, saved["config"] if saved else None)
+    dataset_dir = resolve_amp_dataset(args.amp_dataset or (saved["dataset"] if saved else acfg.phase3.dataset))
+    try:
+        dataset = load_dataset(dataset_dir)
+    except ValueError as e:
+        raise SystemExit(f"AMP dataset {dataset_dir}: {e}") from None
+    fc = acfg.features
+    ref = ReferenceSampler.from_dataset(dataset, acfg.reference, lin_vel_mode=fc.lin_vel_mode,
+                                        lin_vel_clip=fc.lin_vel_clip, seed=t["seed"])
+    print(f"phase 3 (AMP): {dataset_dir}: {dataset.total_seconds:.1f} s Tier 0+, {dataset.num_segments} segments, "
+          f"{len(ref.motions)} motions, {ref.num_transitions} transitions")
+
+    raw = make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"], amp_features=(fc.lin_vel_mode, fc.lin_vel_clip))
+    try:
+        pdim = int(raw.get_attr("policy_obs_dim", [0])[0])
+        if resume is not None:
+            source = resume
+            model = PPO.load(resume / "model.zip", device=t["device"])  # the trainer sets its env
+            print(f"resuming {resume} at step {model.num_timesteps}")
+        else:
+            source = resolve_checkpoint(args.init_from) if args.init_from else None
+            # Built on the policy-only space; the trainer points it at its own stack (amp.py docstring).
+            model = PPO("MlpPolicy", StripAMPFeatures(raw, pdim), seed=t["seed"], device=t["device"], verbose=0,
+                        **ppo_kwargs(cfg))
+            if source is not None:
+                model.set_parameters(str(source / "model.zip"), exact_match=True, device=t["device"])
+                print(f"initialised from {source}")
+            else:
+                print("warning: phase 3 without --init-from: AMP from scratch (seed 002 starts from Phase 2)")
+        vecnorm = source / "vecnormalize.pkl" if source is not None else None
+        trainer = AMPTrainer(
+            venv=raw, gen_algo=model, reference=ref, config=acfg, policy_obs_dim=pdim, seed=t["seed"],
+            policy_venv_fn=lambda v: wrap_normalize(v, cfg, vecnorm),
+            # imitation's own log (round means) as CSV; the TensorBoard scalars go through PPO's logger.
+            custom_logger=im_logger.configure(str(logdir / "imitation"), ["csv"]),
+        )
+        # imitation gave PPO its HierarchicalLogger, which would prefix PPO's scalars with raw/gen/...:
+        # PPO keeps an SB3 logger so that Phase 3's curves have the same tags and step axis as 1E / 2.
+        model.set_logger(configure(str(logdir / "tb"), ["stdout", "tensorboard"] if args.verbose else ["tensorboard"]))
+        if resume is not None:
+            trainer.load_amp_state_dict(th.load(resume / AMP_FILE, map_location="cpu", weights_only=True))
+
+        def amp_state() -> dict:
+            return {"amp": {"dataset": str(dataset_dir), "config": asdict(acfg), "clock_steps": trainer.clock.steps,
+                            "amp_weight": trainer.ramp.weight, "feature_stage": trainer.feature_schedule.name,
+                            "pretrain": trainer.pretrain_metrics or (saved or {}).get("pretrain", {})}}
+
+        def amp_files() -> dict:
+            return {AMP_FILE: lambda path: th.save(trainer.amp_state_dict(), path)}
+
+        def set_style_weight(w: float) -> None:  # seed 002's schedule x amp.yaml's style_weight
+            trainer.reward_wrapper.style_weight = w * acfg.reward.style_weight
+
+        amp_sec = cfg["amp"]
+        trainer.add_gen_callback(EpisodeStatsCallback())
+        trainer.add_gen_callback(StyleScheduleCallback(amp_sec["style_weights"], amp_sec["schedule_boundaries"],
+                                                       t["total_timesteps"], apply=set_style_weight))
+        trainer.add_gen_callback(CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, amp_state,
+                                                    verbose=args.verbose, extra_files=amp_files))
+
+        if resume is None and acfg.phase3.pretrain_updates > 0:
+            s, s2 = collect_policy_pairs(raw, model, trainer.venv_train, pdim, acfg.phase3.pretrain_policy_steps)
+            m = trainer.pretrain_discriminator(s, s2, acfg.phase3.pretrain_updates)
+            log_amp_metrics(model, m, prefix="amp_pretrain/")
+            print(f"discriminator pretrained: {acfg.phase3.pretrain_updates} updates on {len(s)} starting-policy "
+                  f"pairs: AUC {m['amp/auc']:.3f}, accuracy {m['amp/accuracy']:.3f}, loss {m['amp/disc_loss']:.3f}")
+
+        def end_of_round(_round: int) -> None:
+            m = dict(trainer.last_metrics)
+            m["amp/style_weight"] = trainer.reward_wrapper.style_weight
+            m["amp/effective_style_weight"] = trainer.reward_wrapper.style_weight * trainer.reward_wrapper.amp_weight
+            log_amp_metrics(model, m)
+
+        round_steps = trainer.gen_train_timesteps
+        rounds = (t["total_timesteps"] - model.num_timesteps) // round_steps
+        if rounds > 0:
+            try:
+                trainer.train(rounds * round_steps, callback=end_of_round)
+            except KeyboardInterrupt:
+                print(f"\ninterrupted at step {model.num_timesteps}: saving a final checkpoint")
+        else:
+            print(f"nothing to train: {t['total_timesteps'] - model.num_timesteps} steps left, one round is {round_steps}")
+        final = save_checkpoint(ckpt_root, model, model.get_vec_normalize_env(), cfg, amp_state(), amp_files())
+        m = trainer.last_metrics
+        print(f"final checkpoint: {final} ({model.num_timesteps} steps; AMP weight {trainer.ramp.weight:.3f}, "
+              f"feature stage {trainer.feature_schedule.name}, AUC {m.get('amp/auc', float('nan')):.3f})")
+        return final
+    finally:
+        raw.close()
 
 
 if __name__ == "__main__":

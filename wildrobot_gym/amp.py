@@ -222,6 +222,23 @@ class SmokeTestConfig:
 
 
 @dataclass(frozen=True)
+class Phase3RunConfig:
+    """How training/train_ppo.py runs Phase 3 (and training/run_pipeline.py its decision tree)."""
+
+    dataset: str = "data/tier0plus"
+    pretrain_updates: int = 1000
+    pretrain_policy_steps: int = 8192
+    path_b_initial_weight: float = 0.1
+    smoke_test_updates: int = 5000
+
+    def __post_init__(self) -> None:
+        if not self.dataset:
+            raise ValueError("dataset must be a non-empty path")
+        _non_negative(self, "pretrain_updates", "path_b_initial_weight")
+        _positive(self, "pretrain_policy_steps", "smoke_test_updates")
+
+
+@dataclass(frozen=True)
 class AMPConfig:
     """Everything of configs/amp.yaml."""
 
@@ -232,6 +249,7 @@ class AMPConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     ramp: RampConfig = field(default_factory=RampConfig)
     smoke_test: SmokeTestConfig = field(default_factory=SmokeTestConfig)
+    phase3: Phase3RunConfig = field(default_factory=Phase3RunConfig)
 
 
 def _positive(obj: Any, *names: str) -> None:
@@ -1045,6 +1063,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         self._fresh: tuple[np.ndarray, np.ndarray] | None = None
         self._rng = np.random.default_rng(seed)
         self.last_metrics: dict[str, float] = {}
+        self.pretrain_metrics: dict[str, float] = {}
         self._round_metrics: list[dict[str, float]] = []
         if gen_train_timesteps is None:
             n_steps = getattr(gen_algo, "n_steps", 1)
@@ -1184,6 +1203,22 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         self._disc_step += 1
         self._round_metrics.append(m)
         return m
+
+    def pretrain_discriminator(self, s: np.ndarray, s2: np.ndarray, updates: int) -> dict[str, float]:
+        """Offline discriminator training before the first round: `updates` x `train_disc` on reference
+        batches against (Phi(s), Phi(s')) pairs of the starting policy (`s`, `s2`); the pairs then seed
+        the policy replay. Returns the mean metrics of the updates (also in ``pretrain_metrics``)."""
+        s, s2 = np.asarray(s, np.float32), np.asarray(s2, np.float32)
+        if len(s) == 0 or len(s) != len(s2):
+            raise ValueError(f"pretrain_discriminator: need matching non-empty pairs, got {len(s)} and {len(s2)}")
+        done: list[dict[str, float]] = []
+        for _ in range(int(updates)):
+            i = self._rng.integers(0, len(s), size=self.demo_batch_size)
+            done.append(self.train_disc(gen_samples=self._as_transitions(s[i], s2[i])))
+        self._round_metrics = []  # pretraining is not part of the first round's averages
+        self.replay.add(s, s2)
+        self.pretrain_metrics = {k: float(np.mean([m[k] for m in done])) for k in done[0]} if done else {}
+        return self.pretrain_metrics
 
     def _end_of_round(self) -> dict[str, float]:
         """Average the round's discriminator metrics, advance the ramp and the feature schedule, log."""

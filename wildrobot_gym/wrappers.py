@@ -12,10 +12,13 @@
     ``terms/<name>``: the per-step mean of every weighted term) into info. Training callbacks and the
     evaluator read only these end-of-episode dicts, never the per-step infos.
 
-`StyleRewardWrapper` (Phase 3, the slot the AMP issue fills)
+`StyleRewardWrapper` (Phase 3)
     reward = task_weight * task + style_weight * clip(style_fn(info), 0, style_reward_clip)
-    where task is the Phase 2 reward and ``style_fn`` is the discriminator's style reward (none yet:
-    style = 0 and ``info["reward_terms"]["style"] = 0``).
+    where task is the Phase 2 reward. AMP training (training/train_ppo.py) leaves ``style_fn`` None, so
+    here style = 0 and ``info["reward_terms"]["style"] = 0``: the discriminator's style reward is added
+    on the VecEnv side (`wildrobot_gym.amp.AMPRewardVecEnvWrapper`, which sees (s, s') feature pairs
+    of the whole batch), with seed 002's schedule weight times the AMP ramp. ``style_fn`` remains for a
+    per-env style reward computed from ``info``.
 
 `ContactCurriculum` (Phase 2): a pure class, step count and forward velocity in, stage and weights out.
 `style_weight_at` (Phase 3): the style weight schedule start / middle / end.

@@ -1,0 +1,216 @@
+"""Phase 3 (AMP) training, its evaluation rows and the seed 000 decision-tree pipeline, all tiny."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch as th
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the training/ scripts' package
+
+from reference.miner import MiningConfig, mine_records, write_dataset  # noqa: E402
+from training import evaluate, monitor_training, run_pipeline, train_ppo  # noqa: E402
+from training.common import AMP_FILE, list_checkpoints, load_amp_run_config, load_discriminator, read_state  # noqa: E402
+
+from test_miner import make_records  # noqa: E402
+from test_training import tiny_config  # noqa: E402
+
+th.set_num_threads(1)
+
+TINY_AMP = {
+    "discriminator": {"hidden_sizes": [32, 32], "batch_size": 64, "updates_per_round": 2},
+    "replay": {"capacity": 2000},
+    "ramp": {"ramp_start": 64, "ramp_end": 512, "auc_min": 0.0, "auc_max": 1.0},
+    "features": {"stages": [
+        {"name": "stage0", "start_step": 0, "drop": ["root_height", "foot_contact", "foot_height", "foot_z_vel"]},
+        {"name": "height", "start_step": 128, "drop": ["foot_contact", "foot_height", "foot_z_vel"]},
+    ]},
+    "phase3": {"pretrain_updates": 5, "pretrain_policy_steps": 128, "smoke_test_updates": 20},
+}
+
+
+def tiny_phase_config(tmp_path: Path, phase: str, total: int = 256) -> Path:
+    """test_training's tiny config, in this process (n_workers 0: the tests share the CPU)."""
+    return tiny_config(tmp_path, phase, training__n_workers=0, training__total_timesteps=total)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    """A tiny Phase 1E checkpoint, a tiny Tier 0+ dataset (3 synthetic walks) and a tiny AMP config."""
+    tmp = tmp_path_factory.mktemp("phase3")
+    p1 = tmp / "p1"
+    p1.mkdir()
+    train_ppo.main(["--config", str(tiny_phase_config(p1, "phase1e")), "--logdir", str(p1 / "run"),
+                    "--no-progress-bar"])
+    ds = mine_records([make_records(150, clip=f"walk{i}", seed=i) for i in range(3)], MiningConfig())
+    write_dataset(ds, tmp / "tier0plus")
+    amp_cfg = tmp / "amp_tiny.yaml"
+    amp_cfg.write_text(yaml.safe_dump(TINY_AMP))
+    p3 = tmp / "p3"
+    p3.mkdir()
+    return {"tmp": tmp, "phase1e": p1 / "run", "dataset": tmp / "tier0plus", "amp_config": amp_cfg,
+            "phase3_config": tiny_phase_config(p3, "phase3")}
+
+
+@pytest.fixture(scope="module")
+def phase3_run(setup: dict) -> Path:
+    logdir = setup["tmp"] / "p3run"
+    train_ppo.main(["--config", str(setup["phase3_config"]), "--logdir", str(logdir), "--init-from",
+                    str(setup["phase1e"]), "--amp-dataset", str(setup["dataset"]), "--amp-config",
+                    str(setup["amp_config"]), "--no-progress-bar"])
+    return logdir
+
+
+# --- training ------------------------------------------------------------------------------------
+def test_phase3_writes_amp_scalars_and_checkpoints_with_amp_pt(phase3_run: Path, setup: dict) -> None:
+    ckpts = list_checkpoints(phase3_run / "checkpoints")
+    assert [c.name for c in ckpts] == ["step_0000000128", "step_0000000256"]
+    for c in ckpts:
+        assert {p.name for p in c.iterdir()} == {"model.zip", "vecnormalize.pkl", "state.json", AMP_FILE}
+    state = read_state(ckpts[-1])
+    assert state["amp"]["clock_steps"] == 256 and state["amp"]["dataset"] == str(setup["dataset"].resolve())
+    assert state["amp"]["pretrain"]["amp/disc_loss"] > 0
+    acfg = load_amp_run_config(None, state["amp"]["config"])
+    assert acfg.discriminator.hidden_sizes == (32, 32) and acfg.phase3.pretrain_updates == 5
+    amp_state = th.load(ckpts[-1] / AMP_FILE, weights_only=True)
+    assert amp_state["clock_steps"] == 256 and amp_state["feature_schedule"]["stage"] == 1  # 'height' at 128
+    net = load_discriminator(ckpts[-1], acfg)
+    assert net is not None and net.drop == ("foot_contact", "foot_height", "foot_z_vel")
+
+    scalars = monitor_training.load_scalars(phase3_run)
+    for tag in ("amp/disc_loss", "amp/accuracy", "amp/auc", "amp/expert_logit_mean", "amp/policy_logit_mean",
+                "amp/grad_penalty", "amp/style_reward_mean", "amp/style_reward_var", "amp/amp_weight",
+                "amp/feature_stage", "amp/env_style_reward_mean", "amp/effective_style_weight",
+                "amp_pretrain/amp/auc", "velocity/forward", "episode/length", "train/approx_kl",
+                "curriculum/style_weight"):
+        assert tag in scalars, tag
+    steps, values = scalars["amp/disc_loss"]
+    assert steps.tolist() == [128, 256] and all(math.isfinite(v) for v in values)
+    assert scalars["amp_pretrain/amp/auc"][0].tolist() == [0]
+    assert scalars["curriculum/style_weight"][1].tolist() == pytest.approx([0.5, 1.0])  # seed 002: 1/3, 2/3 of 256
+
+
+def test_phase3_resume_continues_amp_state(phase3_run: Path) -> None:
+    train_ppo.main(["--logdir", str(phase3_run), "--resume", "--total-timesteps", "384", "--no-progress-bar"])
+    last = list_checkpoints(phase3_run / "checkpoints")[-1]
+    assert read_state(last)["num_timesteps"] == 384
+    assert th.load(last / AMP_FILE, weights_only=True)["clock_steps"] == 384  # the clock went on, no restart
+    steps, _ = monitor_training.load_scalars(phase3_run)["amp/disc_loss"]
+    assert steps.tolist() == [128, 256, 384]
+    assert len(monitor_training.load_scalars(phase3_run)["amp_pretrain/amp/auc"][0]) == 1  # no second pretraining
+
+
+def test_missing_dataset_names_the_path(setup: dict, tmp_path: Path) -> None:
+    missing = tmp_path / "no_such_dataset"
+    with pytest.raises(SystemExit, match=r"no_such_dataset.*python -m reference\.generate --output-dir"):
+        train_ppo.main(["--config", str(setup["phase3_config"]), "--logdir", str(tmp_path / "run"),
+                        "--amp-dataset", str(missing), "--no-progress-bar"])
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+def test_evaluate_phase3_rows_produce_numbers(phase3_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    result = evaluate.main([str(phase3_run), "--episodes", "2", "--json-output", str(out)])
+    data = json.loads(out.read_text())
+    assert data["all_pass"] == result["all_pass"]
+    rows = {r["metric"]: r for r in data["criteria"]}
+    for metric in ("joint_trajectory_correlation", "discriminator_score"):
+        assert rows[metric]["result"] in ("PASS", "FAIL"), rows[metric]
+        assert isinstance(rows[metric]["value"], float)
+    assert -1.0 <= data["joint_trajectory_correlation"] <= 1.0
+    assert 0.0 <= data["discriminator_score"] <= 1.0
+    assert math.isfinite(data["discriminator_logit_mean"])
+    assert len(data["joint_trajectory_correlation_per_joint"]) == 8
+    assert rows["energy_efficiency"]["result"] == "n/a until AMP"
+
+
+def test_joint_trajectory_correlation_definition() -> None:
+    """Best-lag nearest-window correlation: a phase-shifted copy of the reference scores 1."""
+    import numpy as np
+
+    t = np.arange(200)
+    ref = np.stack([np.sin(2 * np.pi * t / 33 + k) for k in range(8)], axis=1)
+    seg_start, seg_len = np.array([0]), np.array([200])
+    shifted = ref[7:150]  # the same gait, 7 frames later
+    corr, per_joint, n = evaluate.joint_trajectory_correlation([shifted], ref, seg_start, seg_len, window=33)
+    assert corr == pytest.approx(1.0, abs=1e-6) and n == 4 and per_joint.shape == (8,)
+    noise = np.random.default_rng(0).normal(size=(150, 8))
+    low, _, _ = evaluate.joint_trajectory_correlation([noise], ref, seg_start, seg_len, window=33)
+    assert low < 0.6
+
+
+# --- pipeline ------------------------------------------------------------------------------------
+def scripted_workdir(tmp_path: Path, setup: dict, seconds: float) -> Path:
+    """A workdir whose generate / analyse stages are done: the tiny dataset plus an analysis with `seconds`."""
+    import shutil
+
+    work = tmp_path / f"work{seconds:g}"
+    shutil.copytree(setup["dataset"], work / "tier0plus")
+    (work / "tier0plus" / "analysis.json").write_text(json.dumps({"total_tier0plus_seconds": seconds}))
+    return work
+
+
+@pytest.mark.parametrize("seconds, branch, stages", [
+    (75.0, "proceed", ["generate", "analyse", "phase1e", "phase2", "smoke_test", "phase3"]),
+    (45.0, "borderline", ["generate", "analyse", "phase1e", "phase2", "smoke_test", "phase3"]),
+    (12.0, "stop_path_b", ["generate", "analyse", "phase1e", "phase2", "walking_check", "phase3"]),
+])
+def test_pipeline_dry_run_branches(tmp_path: Path, setup: dict, seconds: float, branch: str, stages: list,
+                                   capsys) -> None:
+    work = scripted_workdir(tmp_path, setup, seconds)
+    plan = run_pipeline.main(["--workdir", str(work), "--dry-run"])
+    assert plan["branch"] == branch and [s["stage"] for s in plan["stages"]] == stages
+    assert [s["status"] for s in plan["stages"][:2]] == ["done", "done"]
+    out = capsys.readouterr().out
+    assert f"{seconds:.1f} s" in out and branch in out
+    if branch == "borderline":
+        assert "warning" in out.lower()
+    if branch == "stop_path_b":
+        p3 = plan["stages"][-1]
+        assert "w_amp = 0.1" in p3["note"]
+    with_ckpt = run_pipeline.main(["--workdir", str(work), "--dry-run", "--phase2-checkpoint", str(setup["phase1e"])])
+    assert [s["stage"] for s in with_ckpt["stages"]][2] != "phase1e"  # walking training skipped
+    assert not (work / "pipeline_state.json").exists()  # a dry run changes nothing
+
+
+def test_pipeline_path_b_runs_end_to_end_and_resumes(tmp_path: Path, setup: dict) -> None:
+    work = scripted_workdir(tmp_path, setup, 12.0)
+    argv = ["--workdir", str(work), "--phase2-checkpoint", str(setup["phase1e"]),
+            "--phase3-config", str(setup["phase3_config"]), "--amp-config", str(setup["amp_config"]),
+            "--timesteps", "phase3=128", "--no-walking-gate", "--eval-episodes", "1"]
+    state = run_pipeline.main(argv)
+    assert state["branch"] == "stop_path_b" and state["stages"]["phase3"]["status"] == "done"
+    ckpt = Path(state["stages"]["phase3"]["output"])
+    assert (ckpt / AMP_FILE).is_file() and read_state(ckpt)["num_timesteps"] == 128
+    acfg = load_amp_run_config(None, read_state(ckpt)["amp"]["config"])
+    assert acfg.ramp.initial == pytest.approx(0.1)  # Path B: AMP at w_amp = 0.1, then ramped
+    log = (work / "decisions.log").read_text()
+    assert "12.0 s" in log and "stop_path_b" in log and "walking" in log
+    again = run_pipeline.main(argv)  # every stage's output exists: all skipped
+    assert all(s["status"] == "done" for s in again["stages"].values())
+    assert "skipped" in (work / "decisions.log").read_text()
+
+
+def test_pipeline_smoke_test_gate_stops_or_goes_on(tmp_path: Path, setup: dict) -> None:
+    """Borderline branch for real: the smoke test runs on the given policy; a failed gate stops the
+    pipeline (exit status 1) unless --ignore-smoke-test."""
+    work = scripted_workdir(tmp_path, setup, 45.0)
+    argv = ["--workdir", str(work), "--phase2-checkpoint", str(setup["phase1e"]),
+            "--phase3-config", str(setup["phase3_config"]), "--amp-config", str(setup["amp_config"]),
+            "--timesteps", "phase3=128"]
+    state = run_pipeline.main(argv)
+    report = json.loads((work / "smoke_test.json").read_text())
+    assert state["branch"] == "borderline" and report["steps"] == TINY_AMP["phase3"]["smoke_test_updates"]
+    log = (work / "decisions.log").read_text()
+    assert "WARNING: try with caution" in log and f"AUC {report['auc']}" in log
+    if report["passed"]:
+        assert state["ok"] and state["stages"]["phase3"]["status"] == "done"
+    else:
+        assert not state["ok"] and "phase3" not in state["stages"] and "debug artifacts" in log
+        state = run_pipeline.main(argv + ["--ignore-smoke-test"])
+        assert state["ok"] and state["stages"]["phase3"]["status"] == "done"
+        assert state["stages"]["smoke_test"]["status"] == "done"  # not run twice
