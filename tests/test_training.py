@@ -80,6 +80,30 @@ def test_evaluate_writes_json(trained_run: Path, tmp_path: Path):
     assert all(r["result"] in ("PASS", "FAIL") for r in data["criteria"][:4])
 
 
+def test_exported_policy_bundle_evaluates_like_its_checkpoint(trained_run: Path, tmp_path: Path):
+    from stable_baselines3 import PPO
+
+    from training import export_policy
+    from training.common import resolve_checkpoint
+
+    ckpt = list_checkpoints(trained_run / "checkpoints")[-1]
+    bundle = tmp_path / "policy.zip"
+    export_policy.main([str(ckpt), str(bundle)])
+    assert PPO.load(bundle, device="cpu").num_timesteps == read_state(ckpt)["num_timesteps"]  # plain SB3 load
+    unpacked = resolve_checkpoint(bundle)
+    assert {p.name for p in unpacked.iterdir()} == {"model.zip", "vecnormalize.pkl", "state.json"}
+    assert read_state(unpacked) == read_state(ckpt)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    evaluate.main([str(ckpt), "--episodes", "2", "--json-output", str(a)])
+    evaluate.main([str(bundle), "--episodes", "2", "--json-output", str(b)])
+    keys = ("forward_velocity_mean", "success_rate", "episode_length_mean")
+    assert [json.loads(a.read_text())[k] for k in keys] == [json.loads(b.read_text())[k] for k in keys]
+    model_only = tmp_path / "model_only.zip"
+    model_only.write_bytes((ckpt / "model.zip").read_bytes())
+    with pytest.raises(FileNotFoundError, match="not a policy bundle"):
+        resolve_checkpoint(model_only)
+
+
 def test_phase2_curriculum_run_and_phase3_evaluation_rows(tmp_path: Path, trained_run: Path):
     # Phase 2 from the Phase 1E checkpoint: weights pushed into the workers, curriculum stored.
     cfg = tiny_config(tmp_path, "phase2")

@@ -361,9 +361,9 @@ def main(argv: list[str] | None = None) -> dict:
     if cfg["phase"] == "3":
         figures.update(phase3_figures(ckpt, cfg, state, find_wrapper(venv, TransitionRecorder), args.amp_dataset))
     rows = judge(cfg["success_criteria"], figures)
-    print(f"checkpoint {ckpt} (phase {cfg['phase']}, {state['num_timesteps']} steps)")
+    print(f"checkpoint {args.checkpoint} (phase {cfg['phase']}, {state['num_timesteps']} steps)")
     print_table(cfg["phase"], rows, figures, deterministic)
-    result = {"checkpoint": str(ckpt), "phase": cfg["phase"], "num_timesteps": state["num_timesteps"],
+    result = {"checkpoint": str(args.checkpoint), "phase": cfg["phase"], "num_timesteps": state["num_timesteps"],
               "deterministic": deterministic, **figures, "criteria": rows,
               "all_pass": all(r["result"] == "PASS" for r in rows if r["result"] in ("PASS", "FAIL"))}
     if args.video is not None:
