@@ -50,6 +50,7 @@ from wildrobot_gym.amp import (
     style_reward,
 )
 from wildrobot_gym.amp_features import LAYOUT
+from wildrobot_gym.checkpoints import resolve_checkpoint
 
 STEPS_MEANING = "discriminator updates"
 
@@ -71,20 +72,20 @@ def scripted_policy(num_actions: int, seed: int, scale: float = 0.5, smoothing: 
 
 
 def checkpoint_policy(path: Path, env: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """A stochastic PPO policy from ``model.zip`` or a checkpoint directory (+ its vecnormalize.pkl)."""
+    """A stochastic PPO policy from a checkpoint (directory, run, or policy bundle .zip), with its
+    observation normalisation."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    model_path = path / "model.zip" if path.is_dir() else path
-    if not model_path.is_file():
-        raise SystemExit(f"--policy: no such checkpoint: {model_path}")
-    model = PPO.load(model_path, device="cpu")
-    norm_path = path / "vecnormalize.pkl" if path.is_dir() else path.with_name("vecnormalize.pkl")
+    try:
+        ckpt = resolve_checkpoint(path)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"--policy: {exc}")
+    model = PPO.load(ckpt / "model.zip", device="cpu")
     norm = None
-    if norm_path.is_file():
+    if (ckpt / "vecnormalize.pkl").is_file():
         # the statistics were fitted on the policy's observation, without the AMP features
-        dummy = DummyVecEnv([lambda: env.env])
-        norm = VecNormalize.load(str(norm_path), dummy)
+        norm = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), DummyVecEnv([lambda: env.env]))
         norm.training = False
 
     def act(obs: np.ndarray) -> np.ndarray:

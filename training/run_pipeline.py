@@ -210,23 +210,6 @@ def walking_policy(p: Pipeline) -> Path:
     return trained_stage(p, "phase2", p.args.phase2_config, phase1e)
 
 
-def _checkpoint_policy(ckpt: Path, env: Any) -> Callable[[Any], Any]:
-    """A stochastic policy (as in training) of a train_ppo checkpoint, normalising with its statistics.
-    The statistics are loaded against the policy-side space (`env.env`: without the AMP features)."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-    model = PPO.load(ckpt / "model.zip", device="cpu")
-    norm = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), DummyVecEnv([lambda: env.env]))
-    norm.training = False
-
-    def act(obs: Any) -> Any:
-        action, _ = model.predict(norm.normalize_obs(obs[None])[0], deterministic=False)
-        return action
-
-    return act
-
-
 def _json_finite(x: Any) -> Any:
     """NaN / Inf -> null, so that the report is strict JSON."""
     if isinstance(x, float):
@@ -252,7 +235,7 @@ def run_smoke_test(dataset: Path, policy: Path, env_config: Path, amp_config: Pa
     sampler = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip, seed=0)
     env = st.make_env(env_config, acfg)
     try:
-        ps, ps2, roll = st.collect_policy_pairs(env, _checkpoint_policy(policy, env), acfg.smoke_test.policy_steps, 0)
+        ps, ps2, roll = st.collect_policy_pairs(env, st.checkpoint_policy(policy, env), acfg.smoke_test.policy_steps, 0)
     finally:
         env.close()
     report = st.run_smoke_test(sampler, ps, ps2, acfg, steps=steps, drop=st.drop_components(True, True), seed=0)
