@@ -223,3 +223,14 @@ def test_reward_can_be_switched_off_for_wrappers():
     _, reward, _, _, info = env.step(np.zeros(8))
     assert reward == 0.0 and "reward_terms" not in info
     assert "forward_velocity" in info  # the metrics are still there for the wrapper
+
+
+def test_infos_are_not_changed_by_later_steps():
+    env = WildRobotWalkEnv()
+    env.reset(seed=0)
+    _, _, _, _, first = env.step(np.full(8, 0.3))
+    kept = {k: np.array(v, copy=True) for k, v in first.items() if isinstance(v, np.ndarray)}
+    for _ in range(3):
+        env.step(np.full(8, -0.3))
+    for k, v in kept.items():
+        assert np.array_equal(first[k], v), k

@@ -183,8 +183,8 @@ class WildRobotWalkEnv(gym.Env):
             self.command = float(self.np_random.uniform(*self.command_range))
         self.phase = 0.0
         self.steps = 0
-        self._action[:] = 0.0
-        self._prev_action[:] = 0.0
+        self._action = np.zeros(NUM_JOINTS)
+        self._prev_action = np.zeros(NUM_JOINTS)
         self.tracker.reset(d)
         info = self.tracker.compute(d)
         self._decorate(info)
@@ -196,10 +196,11 @@ class WildRobotWalkEnv(gym.Env):
             raise ValueError(f"action: expected shape ({NUM_JOINTS},), got {a.shape}")
         if not np.isfinite(a).all():
             raise ValueError(f"action: contains NaN or infinite values: {a}")
-        self._prev_action[:] = self._action
-        np.clip(a, -1.0, 1.0, out=self._action)
+        # Fresh arrays each step (no in-place update): infos a caller keeps must not change later.
+        self._prev_action = self._action
+        self._action = np.clip(a, -1.0, 1.0)
         d = self.data
-        d.ctrl[:] = np.clip(self._home_joints + self._action_scale * self._action, self._lo, self._hi)
+        np.clip(self._home_joints + self._action_scale * self._action, self._lo, self._hi, out=d.ctrl)
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self.steps += 1
         self.phase = (self.phase + self.gait_frequency * self.dt) % 1.0
