@@ -116,8 +116,11 @@ class MetricsTracker:
         self.prev_joint_vel = joint_vel
         torque = data.actuator_force.copy()
 
+        # MuJoCo checks the state at every substep: a NaN, infinite or huge qpos/qvel/qacc makes it
+        # warn (BADQPOS/BADQVEL/BADQACC) and reset, so a new trouble warning is the instability signal
+        # and the state handed out is always finite.
         warnings = _total_warnings(data)
-        unstable = warnings != self._warning_count or not math.isfinite(float(qvel.sum() + qpos.sum()))
+        unstable = warnings != self._warning_count
         if unstable:
             self._warning_count = warnings
             reason = "sim_unstable"
@@ -162,11 +165,12 @@ class MetricsTracker:
         return bool(data.sensordata[self.spec.fall_contacts].any())
 
 
-_TROUBLE = np.array([int(mujoco.mjtWarning.mjWARN_BADQACC), int(mujoco.mjtWarning.mjWARN_BADQPOS),
-                     int(mujoco.mjtWarning.mjWARN_BADQVEL), int(mujoco.mjtWarning.mjWARN_CONTACTFULL),
-                     int(mujoco.mjtWarning.mjWARN_CNSTRFULL)])
+_TROUBLE = np.zeros(int(mujoco.mjtWarning.mjNWARNING))  # 1 for the warnings that mean trouble
+for _w in (mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
+           mujoco.mjtWarning.mjWARN_CONTACTFULL, mujoco.mjtWarning.mjWARN_CNSTRFULL):
+    _TROUBLE[int(_w)] = 1.0
 
 
 def _total_warnings(data: mujoco.MjData) -> int:
     """Count of the warnings that mean trouble: bad accelerations/state, contact/constraint overflow."""
-    return int(data.warning.number[_TROUBLE].sum())
+    return int(data.warning.number @ _TROUBLE)
