@@ -49,6 +49,9 @@ open-loop attempt fell in 1 to 3 s). With e = measured - reference attitude and 
   * hip roll (both):          - (kr_p e_roll + kr_d w_roll)
 Each term acts like extra stiffness and damping of the torso's world attitude (signs derived
 from the joint axes in robot.md), and is clipped to ``max_correction`` rad.
+A forward-speed feedback (`speed_correction`, off by default) adds swing-hip and stance-hip /
+ankle terms proportional to the reference - measured forward speed: joint targets alone leave the
+tracked robot stepping nearly in place (26 % of the clips' distance).
 
 Preconditioning
 ---------------
@@ -166,6 +169,11 @@ class BalanceConfig:
     hip_roll_kd: float = 0.02
     max_correction: float = 0.3  # rad, clip of each correction
     stance_weighted: bool = True  # scale each leg's correction by its share of the load
+    # Forward-speed feedback (`speed_correction`): e_v = reference - measured forward root speed, m/s.
+    swing_placement_kp: float = 0.0  # rad of swing hip flexion removed per m/s of deficit (Raibert placement)
+    stance_push_kp: float = 0.0  # rad of stance hip extension added per m/s of deficit
+    ankle_push_kp: float = 0.0  # rad of stance ankle plantarflexion added per m/s of deficit
+    max_speed_correction: float = 0.2  # rad, clip of each speed term
 
 
 @dataclass(frozen=True)
@@ -564,6 +572,33 @@ def balance_correction(cfg: BalanceConfig, roll_err: float, pitch_err: float,
     return out
 
 
+def speed_correction(cfg: BalanceConfig, speed_err: float, foot_force: np.ndarray) -> np.ndarray:
+    """Joint-target offsets (8,) that make the tracked robot keep the reference's forward speed.
+
+    `speed_err` = reference - measured forward root speed (m/s; > 0: too slow). Joint targets alone
+    leave the robot stepping in place (the swing foot lands short, the body falls back over it), so:
+      * Raibert-style foot placement on the unloaded (swing) leg: too slow -> less hip flexion, the
+        foot lands further back under the body, which then vaults over it and speeds up;
+      * push-off on the loaded (stance) leg: too slow -> more hip extension and ankle plantarflexion.
+    Each leg's share is its share of the load (stance) or the rest (swing); signs from robot.md
+    (left hip pitch + and right hip pitch - are flexion; ankle - points the toes down).
+    """
+    out = np.zeros(NUM_JOINTS)
+    total = float(foot_force[0] + foot_force[1])
+    if total <= 1e-6:
+        return out
+    m = cfg.max_speed_correction
+    stance = np.asarray(foot_force, dtype=np.float64) / total
+    swing = 1.0 - stance
+    place = np.clip(cfg.swing_placement_kp * speed_err, -m, m)
+    push = np.clip(cfg.stance_push_kp * speed_err, -m, m)
+    ankle = np.clip(cfg.ankle_push_kp * speed_err, -m, m)
+    ext = place * swing + push * stance  # hip extension of each leg (both terms extend when too slow)
+    out[0], out[4] = -ext[0], ext[1]
+    out[3], out[7] = -ankle * stance[0], -ankle * stance[1]
+    return out
+
+
 def forward_progress(records: dict) -> tuple[float, float]:
     """(tracked, reference) root displacement along the reference heading, m, summed over stretches.
 
@@ -596,6 +631,17 @@ def _quat_roll_pitch(q: np.ndarray) -> tuple[float, float]:
     return r, p
 
 
+def reference_forward_speed(timeline: Timeline, smooth_s: float = 0.1) -> np.ndarray:
+    """Reference root speed along its own heading (m/s), Gaussian-smoothed over `smooth_s`.
+
+    The smoothing removes the within-step surge of the planned waist so that the speed feedback
+    tracks the walking speed, not the stride's oscillation.
+    """
+    yaw = np.array([_yaw_of(q) for q in timeline.qpos[:, 3:7]])
+    v = np.cos(yaw) * timeline.qvel[:, 0] + np.sin(yaw) * timeline.qvel[:, 1]
+    return _gaussian_smooth(v[:, None], smooth_s * timeline.fps)[:, 0]
+
+
 def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *, clip_name: str = "",
             variant: str = "base", spec: RobotSpec | None = None, data: mujoco.MjData | None = None) -> dict:
     """Track `timeline` with PD servos (qpos set only at restarts) and record every frame."""
@@ -613,6 +659,7 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
     k = cfg.multi_start_interval
     ref_q = timeline.qpos
     ref_att = np.array([_quat_roll_pitch(q) for q in ref_q[:, 3:7]])  # (T, 2) roll, pitch
+    ref_speed = reference_forward_speed(timeline)  # (T,) m/s, what the speed feedback tracks
 
     buf: dict[str, list] = {key: [] for key in FRAME_KEYS}
     num_falls = 0
@@ -668,6 +715,8 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
         w = m["root_ang_vel"]
         corr = balance_correction(cfg.balance, m["roll"] - ref_att[t, 0], m["pitch"] - ref_att[t, 1], w,
                                   m["foot_force"])
+        if cfg.balance.enabled:
+            corr = corr + speed_correction(cfg.balance, ref_speed[t] - m["forward_velocity"], m["foot_force"])
         ctrl = np.clip(ref_q[t, 7:] + corr, lo, hi)
         data.ctrl[:] = ctrl
         f, tau = harness.update(data.xmat[root], w, m["root_height"], m["vertical_velocity"],

@@ -241,8 +241,10 @@ def test_project_config_loads_with_the_seed_defaults():
     assert GenerationConfig().multi_start_interval == 50 and cfg.multi_start_interval == 150
     # and preconditioning of retargeted pickles, on in the project config (docs/results/reference.md).
     assert cfg.precondition.mode == "retargeted"
-    assert dataclasses.replace(cfg, multi_start_interval=50, precondition=GenerationConfig().precondition) \
-        == GenerationConfig()
+    # and the forward-speed feedback, off by default, on in the project config (docs/results/amp.md).
+    assert cfg.balance.stance_push_kp > 0 and GenerationConfig().balance.stance_push_kp == 0.0
+    assert dataclasses.replace(cfg, multi_start_interval=50, precondition=GenerationConfig().precondition,
+                               balance=GenerationConfig().balance) == GenerationConfig()
     assert cfg.harness.cap_fraction == 0.15 and cfg.harness.gate_deg == 25.0
 
 
@@ -297,3 +299,17 @@ def test_cli_end_to_end(tmp_path):
     side = json.loads((out / "tier0plus.json").read_text())
     assert side["config"]["window_frames"] == 30  # the mining override went through
     assert (out / "tier0plus.npz").is_file() and (out / "analysis.json").is_file()
+
+
+def test_speed_correction_pushes_when_too_slow_and_is_silent_in_flight():
+    from reference.rollout import BalanceConfig, speed_correction
+
+    cfg = BalanceConfig(swing_placement_kp=-0.6, stance_push_kp=0.6, ankle_push_kp=0.3, max_speed_correction=0.3)
+    # Left leg carries everything: stance push on the left (hip extension: left hip pitch down), the
+    # unloaded right leg gets the placement term (negative gain: more flexion, right hip pitch down).
+    out = speed_correction(cfg, 0.5, np.array([30.0, 0.0]))
+    assert out[0] == pytest.approx(-0.3) and out[3] == pytest.approx(-0.15)
+    assert out[4] == pytest.approx(-0.3) and out[7] == 0.0
+    assert np.all(out[[1, 2, 5, 6]] == 0.0)
+    assert np.all(speed_correction(cfg, 0.5, np.zeros(2)) == 0.0)  # airborne: nothing to push with
+    assert np.all(speed_correction(BalanceConfig(), 0.5, np.array([15.0, 15.0])) == 0.0)  # default: off
