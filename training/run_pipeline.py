@@ -283,7 +283,7 @@ def walking_check(p: Pipeline, policy: Path) -> bool:
 
     p.stage("walking_check", out, out.is_file(), run_eval)
     ev = json.loads(out.read_text())
-    ckpt_cfg = read_state(Path(ev["checkpoint"]))["config"]
+    ckpt_cfg = read_state(resolve_checkpoint(ev["checkpoint"]))["config"]  # a dir, a run or a bundle
     v_min = ckpt_cfg["decision"]["proceed_min_velocity"]
     figures = (f"forward velocity {ev['forward_velocity_mean']:.3f} m/s (need >= {v_min}), success rate "
                f"{ev['success_rate']:.2f}, {ev['episodes']} episodes")
