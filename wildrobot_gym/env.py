@@ -194,13 +194,16 @@ class WildRobotWalkEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != (NUM_JOINTS,):
             raise ValueError(f"action: expected shape ({NUM_JOINTS},), got {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"action: contains NaN or infinite values: {a}")
+        # One dot product is finite iff every entry is (bar overflow beyond 1e154, which is no action).
+        if not math.isfinite(a @ a):
+            raise ValueError(f"action: contains NaN or infinite values (or magnitudes > 1e154): {a}")
         # Fresh arrays each step (no in-place update): infos a caller keeps must not change later.
+        # minimum/maximum instead of np.clip: the same result, at a third of the call overhead.
         self._prev_action = self._action
-        self._action = np.clip(a, -1.0, 1.0)
+        self._action = np.minimum(np.maximum(a, -1.0), 1.0)
         d = self.data
-        np.clip(self._home_joints + self._action_scale * self._action, self._lo, self._hi, out=d.ctrl)
+        target = self._home_joints + self._action_scale * self._action
+        np.minimum(np.maximum(target, self._lo, out=target), self._hi, out=d.ctrl)
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self.steps += 1
         self.phase = (self.phase + self.gait_frequency * self.dt) % 1.0

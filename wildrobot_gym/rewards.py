@@ -173,5 +173,8 @@ class RewardComposer:
         self.__init__(merged, self.params)
 
     def __call__(self, info: Info) -> tuple[float, dict[str, float]]:
-        terms = {k: w * f(info, self.params) for k, w, f in self._active}
-        return sum(terms.values()), terms
+        terms, total, p = {}, 0.0, self.params
+        for k, w, f in self._active:
+            terms[k] = v = w * f(info, p)
+            total += v
+        return total, terms
