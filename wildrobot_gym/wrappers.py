@@ -112,7 +112,7 @@ class PhaseRewardWrapper(gym.Wrapper):
         self._loaded += int(contact.sum())
         self._proper += foot_contact(info, self.composer.params) == 1.0
         td = info["foot_touchdown"]
-        if td.any():
+        if td[0] or td[1]:  # two feet: cheaper than td.any()
             self._air += float(info["foot_last_air_time"][td].sum())
             self._td += int(td.sum())
         self._sat += int(info["torque_saturated"].sum())
