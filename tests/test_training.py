@@ -80,6 +80,25 @@ def test_evaluate_writes_json(trained_run: Path, tmp_path: Path):
     assert all(r["result"] in ("PASS", "FAIL") for r in data["criteria"][:4])
 
 
+def test_evaluate_video_clip_length_size_and_bad_arguments(trained_run: Path, tmp_path: Path):
+    with pytest.raises(SystemExit, match="--video-size"):
+        evaluate.main([str(trained_run), "--episodes", "1", "--video", str(tmp_path / "v.gif"), "--video-size", "big"])
+    with pytest.raises(SystemExit, match="--video-seconds"):
+        evaluate.main([str(trained_run), "--episodes", "1", "--video-seconds", "0"])
+    gif = tmp_path / "clip.gif"
+    evaluate.main([str(trained_run), "--episodes", "1", "--video", str(gif), "--video-seconds", "0.4",
+                   "--video-size", "64x48"])
+    if not gif.exists():
+        pytest.skip("offscreen rendering unavailable here (set MUJOCO_GL=egl or osmesa)")
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.size == (64, 48)
+        assert im.n_frames == 11  # 0.4 s = 20 control steps + the first frame, every other frame kept
+        im.seek(1)
+        assert im.info["duration"] == 40  # ms: two 20 ms control steps per GIF frame
+
+
 def test_exported_policy_bundle_evaluates_like_its_checkpoint(trained_run: Path, tmp_path: Path):
     from stable_baselines3 import PPO
 

@@ -100,13 +100,16 @@ def find_wrapper(venv: VecEnv, cls: type) -> Any:
     return None
 
 
-def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None) -> tuple[PPO, VecNormalize, dict, dict]:
+def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
+                env_overrides: Mapping[str, Any] | None = None) -> tuple[PPO, VecNormalize, dict, dict]:
     """(model, normalised eval VecEnv, config, state) of a checkpoint, with the phase's weights at save time.
+    `env_overrides` are extra env arguments that do not change the task (the render size).
 
     Phase 3: the envs also compute the AMP features (with the run's feature parameters); a
     `TransitionRecorder` keeps them and `StripAMPFeatures` hides them from the policy."""
     state = read_state(ckpt)
     cfg = validate_config(state["config"])
+    cfg["env"] = {**cfg.get("env", {}), **(env_overrides or {})}
     if cfg["phase"] == "3":
         from wildrobot_gym.amp import AMPFeatureObservation, StripAMPFeatures
 
@@ -309,25 +312,30 @@ def print_table(phase: str, rows: list[dict], figures: Mapping[str, Any], determ
           f"torque saturation {figures['torque_saturation_pct']:.1f}%")
 
 
-def record_video(model: PPO, ckpt: Path, path: Path, seed: int) -> str:
-    """Render one deterministic episode to MP4/GIF; returns a message (never raises for missing GL)."""
+def record_video(model: PPO, ckpt: Path, path: Path, seed: int, seconds: float = 10.0,
+                 size: tuple[int, int] = (640, 480)) -> str:
+    """Render the first `seconds` of one deterministic episode to MP4/GIF at `size` (width, height);
+    returns a message (never raises for missing GL)."""
     try:
         import imageio.v2 as imageio
 
-        _, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array")
+        _, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array",
+                                      env_overrides={"width": size[0], "height": size[1]})
         env = venv.unwrapped.envs[0]
         venv.seed(seed)
         obs = venv.reset()
         frames = [env.render()]
-        for _ in range(int(cfg["env"].get("max_episode_steps", 500))):
+        fps = round(1.0 / env.unwrapped.dt)  # one frame per control step
+        steps = min(int(cfg["env"].get("max_episode_steps", 500)), max(1, round(seconds * fps)))
+        for _ in range(steps):
             action, _ = model.predict(obs, deterministic=True)
             obs, _, dones, _ = venv.step(action)
             frames.append(env.render())
             if dones[0]:
                 break
-        fps = 50
         if path.suffix.lower() == ".gif":
-            imageio.mimsave(path, frames[::2], duration=2.0 / fps)
+            # every other frame; imageio's GIF writer takes the frame duration in milliseconds
+            imageio.mimsave(path, frames[::2], duration=2000.0 / fps, loop=0)
         else:
             imageio.mimsave(path, frames, fps=fps)
         return f"video: {path} ({len(frames)} frames)"
@@ -344,11 +352,21 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--json-output", type=Path, default=None)
     p.add_argument("--video", type=Path, default=None, help="render one episode to FILE (.mp4 or .gif)")
+    p.add_argument("--video-seconds", type=float, default=10.0, help="length of the rendered clip (default 10 s)")
+    p.add_argument("--video-size", default="640x480", help="WIDTHxHEIGHT of the rendered clip (default 640x480)")
     p.add_argument("--amp-dataset", type=Path, default=None,
                    help="Phase 3: Tier 0+ dataset for the joint-trajectory correlation (default: the run's)")
     args = p.parse_args(argv)
     if args.episodes < 1:
         raise SystemExit("--episodes: expected a positive integer")
+    if args.video_seconds <= 0:
+        raise SystemExit(f"--video-seconds: expected a positive number of seconds, got {args.video_seconds}")
+    try:
+        video_size = tuple(int(v) for v in args.video_size.lower().split("x"))
+        if len(video_size) != 2 or min(video_size) < 16:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--video-size: expected WIDTHxHEIGHT with both >= 16, e.g. 320x240; got {args.video_size!r}") from None
 
     ckpt = resolve_checkpoint(args.checkpoint)
     model, venv, cfg, state = load_policy(ckpt, n_envs=min(args.episodes, 8))
@@ -367,7 +385,7 @@ def main(argv: list[str] | None = None) -> dict:
               "deterministic": deterministic, **figures, "criteria": rows,
               "all_pass": all(r["result"] == "PASS" for r in rows if r["result"] in ("PASS", "FAIL"))}
     if args.video is not None:
-        print(record_video(model, ckpt, args.video, args.seed))
+        print(record_video(model, ckpt, args.video, args.seed, args.video_seconds, video_size))
     if args.json_output is not None:
         args.json_output.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json_output.with_name(args.json_output.name + ".tmp")
