@@ -99,6 +99,17 @@ def test_evaluate_video_clip_length_size_and_bad_arguments(trained_run: Path, tm
         assert im.info["duration"] == 40  # ms: two 20 ms control steps per GIF frame
 
 
+def test_gait_report_of_a_checkpoint(trained_run: Path, tmp_path: Path):
+    from training import gait_report
+
+    out = tmp_path / "gait.json"
+    r = gait_report.main([str(trained_run), "--gait-frequency", "3.0", "--json-output", str(out)])
+    assert json.loads(out.read_text()) == r
+    assert r["gait_frequency"] == 3.0 and r["steps"] >= 2
+    assert r["single_support"] + r["double_support"] + r["flight"] == pytest.approx(1.0)
+    assert 0.0 <= r["proper_contact_fraction"] <= 1.0 and 1.5 <= r["best_clock_frequency"] <= 6.0
+
+
 def test_exported_policy_bundle_evaluates_like_its_checkpoint(trained_run: Path, tmp_path: Path):
     from stable_baselines3 import PPO
 

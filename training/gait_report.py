@@ -1,0 +1,119 @@
+"""The contact pattern of one deterministic episode: support phases, touchdown rate, clock fit.
+
+    python training/gait_report.py CHECKPOINT [--gait-frequency HZ] [--seed 12345] [--json-output FILE]
+
+Prints the fractions of control steps in single support, double support and flight, each foot's
+touchdowns per second, the proper-contact fraction against the env's gait clock (the Phase 2
+definition: left foot alone down in the first half of the period, right foot alone in the second),
+the best fit of that definition over clock frequencies 1.5-6 Hz and all phase offsets (how well the
+gait *could* match some clock), and the first 2 s as a strip: L / R = that foot alone on the ground,
+D = both, . = none; under it the clock's l / r halves. `--gait-frequency` replaces the checkpoint's
+clock (to judge a policy against another phase's clock).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from training.common import resolve_checkpoint  # noqa: E402
+
+
+def clock_match(contacts: np.ndarray, phase: np.ndarray) -> float:
+    """Fraction of steps whose (left, right) contacts are exactly (stance, swing) of the clock."""
+    left_stance = phase < 0.5
+    return float(((contacts[:, 0] == left_stance) & (contacts[:, 1] != left_stance)).mean())
+
+
+def best_clock_fit(contacts: np.ndarray, dt: float, freqs: np.ndarray | None = None,
+                   n_offsets: int = 20) -> tuple[float, float, float]:
+    """(best clock_match, its frequency in Hz, its phase offset) over a grid of clocks."""
+    freqs = np.arange(1.5, 6.01, 0.25) if freqs is None else freqs
+    t = np.arange(len(contacts)) * dt
+    best = (0.0, 0.0, 0.0)
+    for f in freqs:
+        for off in np.linspace(0.0, 1.0, n_offsets, endpoint=False):
+            score = clock_match(contacts, (t * f + off) % 1.0)
+            if score > best[0]:
+                best = (score, float(f), float(off))
+    return best
+
+
+def pattern_stats(contacts: np.ndarray, dt: float) -> dict[str, float]:
+    """Support-phase fractions and touchdowns per second per foot of a (T, 2) bool contact array."""
+    n_down = contacts.sum(axis=1)
+    touchdowns = (contacts[1:] & ~contacts[:-1]).sum(axis=0)
+    seconds = len(contacts) * dt
+    return {
+        "single_support": float((n_down == 1).mean()),
+        "double_support": float((n_down == 2).mean()),
+        "flight": float((n_down == 0).mean()),
+        "touchdowns_per_s_left": float(touchdowns[0] / seconds),
+        "touchdowns_per_s_right": float(touchdowns[1] / seconds),
+    }
+
+
+def strip(contacts: np.ndarray) -> str:
+    return "".join("D" if l and r else "L" if l else "R" if r else "." for l, r in contacts)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--gait-frequency", type=float, default=None, help="judge against this clock (Hz)")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--json-output", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.gait_frequency is not None and not args.gait_frequency > 0:
+        raise SystemExit(f"--gait-frequency: expected a positive frequency in Hz, got {args.gait_frequency}")
+
+    from training.evaluate import load_policy  # heavy imports only once the arguments are fine
+
+    ckpt = resolve_checkpoint(args.checkpoint)
+    overrides = {} if args.gait_frequency is None else {"gait_frequency": args.gait_frequency}
+    model, venv, cfg, _ = load_policy(ckpt, 1, env_overrides=overrides)
+    base = venv.unwrapped.envs[0].unwrapped
+    venv.seed(args.seed)
+    obs = venv.reset()
+    contacts, phases, speeds = [], [], []
+    try:
+        for _ in range(int(cfg["env"].get("max_episode_steps", 500))):
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, dones, infos = venv.step(action)
+            if dones[0]:
+                break
+            contacts.append(infos[0]["foot_contact"].copy())
+            phases.append(infos[0]["gait_phase"])
+            speeds.append(infos[0]["forward_velocity"])
+    finally:
+        venv.close()
+    if len(contacts) < 2:
+        raise SystemExit(f"{args.checkpoint}: the episode ended after {len(contacts)} steps; nothing to report")
+    c, ph = np.array(contacts, dtype=bool), np.array(phases)
+    fit, fit_f, fit_off = best_clock_fit(c, base.dt)
+    report = {
+        "checkpoint": str(args.checkpoint), "steps": len(c), "gait_frequency": base.gait_frequency,
+        "forward_velocity": float(np.mean(speeds)), **pattern_stats(c, base.dt),
+        "proper_contact_fraction": clock_match(c, ph),
+        "best_clock_fit": fit, "best_clock_frequency": fit_f, "best_clock_offset": fit_off,
+    }
+    for k, v in report.items():
+        print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
+    n = min(len(c), round(2.0 / base.dt))
+    print("contacts  " + strip(c[:n]))
+    print("clock     " + "".join("l" if x < 0.5 else "r" for x in ph[:n]))
+    if args.json_output is not None:
+        tmp = args.json_output.with_name(args.json_output.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=1))
+        os.replace(tmp, args.json_output)
+    return report
+
+
+if __name__ == "__main__":
+    main()
