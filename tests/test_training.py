@@ -107,7 +107,9 @@ def test_gait_report_of_a_checkpoint(trained_run: Path, tmp_path: Path):
     assert json.loads(out.read_text()) == r
     assert r["gait_frequency"] == 3.0 and r["steps"] >= 2
     assert r["single_support"] + r["double_support"] + r["flight"] == pytest.approx(1.0)
-    assert 0.0 <= r["proper_contact_fraction"] <= 1.0 and 1.5 <= r["best_clock_frequency"] <= 6.0
+    assert 0.0 <= r["proper_contact_fraction"] <= 1.0
+    # an untrained policy may never stand on one foot: then no clock fits (0, 0 Hz)
+    assert r["best_clock_fit"] == r["best_clock_frequency"] == 0.0 or 1.5 <= r["best_clock_frequency"] <= 6.0
 
 
 def test_exported_policy_bundle_evaluates_like_its_checkpoint(trained_run: Path, tmp_path: Path):

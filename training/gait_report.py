@@ -33,7 +33,8 @@ def clock_match(contacts: np.ndarray, phase: np.ndarray) -> float:
 
 def best_clock_fit(contacts: np.ndarray, dt: float, freqs: np.ndarray | None = None,
                    n_offsets: int = 20) -> tuple[float, float, float]:
-    """(best clock_match, its frequency in Hz, its phase offset) over a grid of clocks."""
+    """(best clock_match, its frequency in Hz, its phase offset) over a grid of clocks; (0, 0, 0) when
+    no step matches any clock (a gait that never stands on one foot)."""
     freqs = np.arange(1.5, 6.01, 0.25) if freqs is None else freqs
     t = np.arange(len(contacts)) * dt
     best = (0.0, 0.0, 0.0)
