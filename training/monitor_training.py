@@ -42,6 +42,10 @@ PLOTS: dict[str, list[str]] = {
                    "curriculum/foot_air_time", "curriculum/style_weight"],
     "ppo": ["train/approx_kl", "train/clip_fraction", "train/explained_variance", "train/std"],
     "throughput": ["time/steps_per_second"],
+    # Phase 3 only (absent elsewhere, so not drawn): the discriminator and the AMP weight ramp.
+    "amp_discriminator": ["amp/auc", "amp/accuracy", "amp/expert_logit_mean", "amp/policy_logit_mean"],
+    "amp_style": ["amp/style_reward_mean", "amp/style_reward_var", "amp/amp_weight", "amp/effective_style_weight",
+                  "amp/ramp_gate_open", "amp/feature_stage"],
 }
 Series = tuple[np.ndarray, np.ndarray]
 
