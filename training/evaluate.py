@@ -103,7 +103,7 @@ def find_wrapper(venv: VecEnv, cls: type) -> Any:
 def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
                 env_overrides: Mapping[str, Any] | None = None) -> tuple[PPO, VecNormalize, dict, dict]:
     """(model, normalised eval VecEnv, config, state) of a checkpoint, with the phase's weights at save time.
-    `env_overrides` are extra env arguments that do not change the task (the render size).
+    `env_overrides` replace env arguments of the saved config (the render size; another gait clock).
 
     Phase 3: the envs also compute the AMP features (with the run's feature parameters); a
     `TransitionRecorder` keeps them and `StripAMPFeatures` hides them from the policy."""

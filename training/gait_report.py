@@ -23,12 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from training.common import resolve_checkpoint  # noqa: E402
+from wildrobot_gym.rewards import DEFAULT_PARAMS, foot_contact  # noqa: E402
 
 
 def clock_match(contacts: np.ndarray, phase: np.ndarray) -> float:
-    """Fraction of steps whose (left, right) contacts are exactly (stance, swing) of the clock."""
-    left_stance = phase < 0.5
-    return float(((contacts[:, 0] == left_stance) & (contacts[:, 1] != left_stance)).mean())
+    """Fraction of steps whose contacts match the clock on both feet: Phase 2's proper contact, i.e.
+    `wildrobot_gym.rewards.foot_contact` == 1 (the wrapper's proper_contact_fraction)."""
+    return float(np.mean([foot_contact({"gait_phase": ph, "foot_contact": c}, DEFAULT_PARAMS) == 1.0
+                          for c, ph in zip(contacts, phase)]))
 
 
 def best_clock_fit(contacts: np.ndarray, dt: float, freqs: np.ndarray | None = None,
