@@ -128,7 +128,7 @@ class MetricsTracker:
             reason = "root_height"
         elif abs(roll) > self.max_tilt or abs(pitch) > self.max_tilt:
             reason = "tilt"
-        elif any(sensors[s.fall_contacts].tolist()):  # 5 values: a Python any() is 4x cheaper than numpy's
+        elif self._body_contact(sensors):
             reason = "body_contact"
         else:
             reason = ""
@@ -162,7 +162,11 @@ class MetricsTracker:
 
     def body_touches_floor(self, data: mujoco.MjData) -> bool:
         """A non-pad robot geom is in contact with the floor (from the floor-contact sensors)."""
-        return bool(data.sensordata[self.spec.fall_contacts].any())
+        return self._body_contact(data.sensordata)
+
+    def _body_contact(self, sensordata: np.ndarray) -> bool:
+        # 5 values: a Python any() is 4x cheaper than numpy's .any() on the per-step path.
+        return any(sensordata[self.spec.fall_contacts].tolist())
 
 
 # The warnings that mean trouble (indices into data.warning).
