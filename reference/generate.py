@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from wildrobot_gym.atomic_io import atomic_write_json
+from wildrobot_gym.paths import CLIP_LIBRARY
 from reference.clips import Clip, load_clips, resample, to_heading_frame
 from reference.rollout import (
     DEFAULT_CONFIG,
@@ -54,7 +55,6 @@ from reference.rollout import (
 )
 
 log = logging.getLogger("reference.generate")
-CLIP_LIBRARY = Path(__file__).resolve().parent.parent / "assets" / "clips"
 
 
 # ----------------------------------------------------------------------------------------------

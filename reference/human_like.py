@@ -36,10 +36,9 @@ import numpy as np
 
 from reference.augment import time_warp
 from reference.clips import Clip, load_clips, quat_mul, resample, yaw_quat
+from wildrobot_gym.paths import CLIP_LIBRARY
 from wildrobot_gym.robot import JOINT_NAMES
 
-REPO = Path(__file__).resolve().parent.parent
-CLIP_LIBRARY = REPO / "assets" / "clips"
 HUMAN_FPS = 100.0 / 3.0  # the retargeting tool's rate, about 33.3 fps
 # Joint ranges of robot.md (rad), actuator order; duplicated here so the synthesiser needs no model.
 JOINT_RANGE = np.radians(np.array([[-5, 90], [-90, 10], [0, 80], [-45, 45],

@@ -14,11 +14,11 @@ import numpy as np
 import yaml
 
 from reference.clips import save_clip
+from wildrobot_gym.paths import CLIP_LIBRARY, CONFIG_DIR
 from reference.gait import GaitModel, GaitParams, TrackResult, generate_gait, plan_to_clip, track_clip
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO / "configs" / "gaits.yaml"
-DEFAULT_OUTPUT = REPO / "assets" / "clips"
+DEFAULT_CONFIG = CONFIG_DIR / "gaits.yaml"
+DEFAULT_OUTPUT = CLIP_LIBRARY
 
 
 def load_gait_config(path: str | Path) -> list[GaitParams]:

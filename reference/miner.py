@@ -79,6 +79,7 @@ import numpy as np
 import yaml
 
 from wildrobot_gym.atomic_io import atomic_write
+from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.amp_features import (
     FEATURE_VERSION,
     LAYOUT,
@@ -88,7 +89,7 @@ from wildrobot_gym.amp_features import (
     foot_z_velocity,
 )
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "configs" / "reference.yaml"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "reference.yaml"
 DATASET_FORMAT = "wildrobot-tier0plus"
 DATASET_FORMAT_VERSION = 1
 NPZ_NAME = "tier0plus.npz"

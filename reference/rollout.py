@@ -122,12 +122,13 @@ import yaml
 from reference.clips import Clip
 from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.metrics import MetricsTracker, attitude
+from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
 
 log = logging.getLogger(__name__)
 
 RECORDS_FORMAT_VERSION = 1
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "reference.yaml"
+DEFAULT_CONFIG = CONFIG_DIR / "reference.yaml"
 #: Per-frame keys of a records dict (the contract above); everything else is a scalar.
 FRAME_KEYS: tuple[str, ...] = (
     "qpos", "qvel", "foot_force", "pad_force", "pad_contact", "foot_contact", "foot_slip_speed",

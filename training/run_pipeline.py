@@ -44,14 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml  # noqa: E402
 
-from training.common import (  # noqa: E402
-    REPO_ROOT, list_checkpoints, load_amp_run_config, read_state, resolve_checkpoint,
-)
+from training.common import list_checkpoints, load_amp_run_config, read_state, resolve_checkpoint  # noqa: E402
+from wildrobot_gym.paths import CONFIG_DIR  # noqa: E402
 
 STATE_FILE = "pipeline_state.json"
 LOG_FILE = "decisions.log"
 TRAIN_STAGES = ("phase1e", "phase2", "phase3")
-CONFIGS = REPO_ROOT / "configs"
+CONFIGS = CONFIG_DIR
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

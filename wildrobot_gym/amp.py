@@ -72,9 +72,10 @@ from torch import nn
 
 import yaml
 
+from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.amp_features import LAYOUT, LIN_VEL_MODES, FeatureLayout, compute_features, mirror_features
 
-DEFAULT_AMP_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "amp.yaml"
+DEFAULT_AMP_CONFIG = CONFIG_DIR / "amp.yaml"
 
 #: The seed's "contacts": the flags and their continuous proxies (dropped / reintroduced together).
 CONTACT_COMPONENTS: tuple[str, ...] = ("foot_contact", "foot_height", "foot_z_vel")

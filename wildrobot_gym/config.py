@@ -25,9 +25,9 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.rewards import DEFAULT_PARAMS, TERMS
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG_PATH = CONFIG_DIR / "phase1e.yaml"
 PHASES = ("1e", "2", "3")
 ACTIVATIONS = ("elu", "relu", "tanh", "leaky_relu")

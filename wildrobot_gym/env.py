@@ -54,10 +54,11 @@ import yaml
 from gymnasium import spaces
 
 from wildrobot_gym.metrics import MetricsTracker
+from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.rewards import RewardComposer
 from wildrobot_gym.robot import NUM_JOINTS, SCENE_XML, RobotSpec, load_model
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "phase1e.yaml"
+DEFAULT_CONFIG = CONFIG_DIR / "phase1e.yaml"
 
 #: (name, size, privileged): the observation's layout, in order.
 OBS_LAYOUT: tuple[tuple[str, int, bool], ...] = (

@@ -11,7 +11,9 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+from wildrobot_gym.paths import ASSETS_DIR
+
+
 MODEL_XML = ASSETS_DIR / "wildrobot.xml"
 SCENE_XML = ASSETS_DIR / "scene.xml"
 
