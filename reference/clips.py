@@ -334,12 +334,55 @@ def load_clip(path: str | Path) -> Clip:
 CLIP_SUFFIXES: tuple[str, ...] = (".pkl", ".pickle", ".npz")
 
 
-def load_clips(paths_or_dir: str | Path | Iterable[str | Path]) -> tuple[list[Clip], list[tuple[str, str]]]:
+@dataclass(frozen=True)
+class ClipLimits:
+    """What a clip must satisfy to be worth generating from (config: `generation:` section).
+
+    A file can be well-formed and still pathological: fps 1e-6 asks resampling for terabytes,
+    fps 1e6 leaves one frame, and a frozen pose loops into hours of "walking" data.
+    """
+
+    min_fps: float
+    max_fps: float
+    max_seconds: float
+    min_joint_motion: float  # rad, largest joint range (max - min over the clip)
+    generation_fps: float = 50.0  # Hz, the rate the clip is resampled to: it must span 2 frames there
+
+
+def joint_motion(clip: Clip) -> float:
+    """Largest range (max - min over the clip) of any joint, rad: 0 for a frozen pose."""
+    joints = np.asarray(clip.joint_pos, dtype=np.float64)
+    return float(np.ptp(joints, axis=0).max()) if joints.size else 0.0
+
+
+def check_clip_limits(clip: Clip, path: str | Path, limits: ClipLimits) -> None:
+    """Raise ValueError naming `path`, the measured figure and the bound, for a clip outside `limits`.
+
+    Runs before any resampling, so that a bad rate is refused before it can cost time or memory.
+    """
+    if not limits.min_fps <= clip.fps <= limits.max_fps:
+        raise ValueError(f"{path}: fps {clip.fps:g} is outside [{limits.min_fps:g}, {limits.max_fps:g}] "
+                         f"(generation.min_clip_fps / max_clip_fps)")
+    if clip.duration > limits.max_seconds:
+        raise ValueError(f"{path}: lasts {clip.duration:.1f} s ({clip.num_frames} frames at {clip.fps:g} fps), "
+                         f"more than generation.max_clip_seconds {limits.max_seconds:g}")
+    span = (clip.num_frames - 1) / clip.fps
+    if span * limits.generation_fps < 1.0 - 1e-9:  # resampled, it would be a single frame: no timeline
+        raise ValueError(f"{path}: spans {span:.3g} s, under 2 frames at generation.fps {limits.generation_fps:g}")
+    motion = joint_motion(clip)
+    if motion < limits.min_joint_motion:
+        raise ValueError(f"{path}: joints barely move (largest joint range {motion:.4f} rad, less than "
+                         f"generation.min_joint_motion {limits.min_joint_motion:g}): a still pose, not walking data")
+
+
+def load_clips(paths_or_dir: str | Path | Iterable[str | Path],
+               limits: ClipLimits | None = None) -> tuple[list[Clip], list[tuple[str, str]]]:
     """Load many clips; a bad file is reported, never raised, and the batch goes on.
 
     `paths_or_dir` is a directory (its `*.pkl`, `*.pickle` and `*.npz` files, sorted, not recursive),
     a single file, or an iterable of files. Returns `(clips, rejected)` where `rejected` holds
     `(path, reason)` for every file that could not be loaded (including a missing directory).
+    With `limits`, a clip that loads but falls outside them (`check_clip_limits`) is rejected too.
     """
     if isinstance(paths_or_dir, (str, os.PathLike)):
         root = Path(paths_or_dir)
@@ -353,7 +396,10 @@ def load_clips(paths_or_dir: str | Path | Iterable[str | Path]) -> tuple[list[Cl
     rejected: list[tuple[str, str]] = []
     for p in paths:
         try:
-            clips.append(load_clip(p))
+            clip = load_clip(p)
+            if limits is not None:
+                check_clip_limits(clip, p, limits)
+            clips.append(clip)
         except Exception as exc:  # the contract is "never raises for a bad file"
             reason = str(exc) if isinstance(exc, ValueError) else f"{p}: {type(exc).__name__}: {exc}"
             rejected.append((str(p), reason))

@@ -6,21 +6,28 @@
 
 Steps:
 1. Load the clips of DIR (default: the project's library ``assets/clips/``) with the batch loader:
-   rejected files are reported and skipped.
+   rejected files are reported and skipped. So are clips that load but are no walking data or
+   would blow up the run: fps outside ``generation.min_clip_fps`` .. ``max_clip_fps``, longer than
+   ``generation.max_clip_seconds``, or joints moving less than ``generation.min_joint_motion``.
 2. Resample each clip to 50 Hz and express it in its heading frame.
 3. For every clip and every augmentation variant of ``generation.variants``: loop, track and
    record (`reference.rollout`), in parallel over ``--workers`` processes (default: all cores),
-   with a progress bar. Each rollout's records go to ``OUTPUT/records/<clip>__<variant>.npz``
-   (written atomically); the actuator saturation rate is reported per rollout and a warning
-   printed above ``generation.saturation_warn_rate``.
+   with a progress bar. A rollout that fails is reported and skipped; the others go on. Each
+   rollout's records go to ``OUTPUT/records/<clip>__<variant>.npz`` (written atomically); the
+   actuator saturation rate is reported per rollout and a warning printed above
+   ``generation.saturation_warn_rate``.
 4. ``OUTPUT/generation_summary.json``: per rollout frames, falls, mean time between falls,
    harness p95 / mg, saturation rate and forward progress between restarts (tracked and
    reference root displacement, m; their ratio is printed).
 5. Mine the records (`reference.miner`: ``OUTPUT/tier0plus.npz`` + ``tier0plus.json``) and analyse
    the dataset (`reference.analyze`: ``OUTPUT/analysis.json``, ``OUTPUT/plots/``).
 
-Records left in ``OUTPUT/records/`` by an earlier run are deleted first, so that the dataset and
-the analysis see exactly this run's rollouts.
+The run writes into a fresh folder next to OUTPUT (``OUTPUT.tmp-<pid>``) and swaps it in only when
+it succeeded (OUTPUT renamed aside, the new folder renamed in, the old one deleted): a failed or
+interrupted run leaves the previous OUTPUT whole, and the dataset and the analysis see exactly this
+run's rollouts. Leftovers of a killed run (``OUTPUT.tmp-*`` / ``OUTPUT.old-*`` of a dead process) are
+cleared at the next start. An existing OUTPUT that is not an earlier run's output (no
+``generation_summary.json`` nor ``records/``) is never replaced.
 
 Flags override the config: ``--multi-start-interval`` and ``--harness-cap`` the ``generation:``
 section (``multi_start_interval``, ``harness.cap_fraction``); ``--max-window-frames``,
@@ -32,6 +39,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -42,7 +50,7 @@ import numpy as np
 
 from wildrobot_gym.atomic_io import atomic_write_json
 from wildrobot_gym.paths import CLIP_LIBRARY
-from reference.clips import Clip, load_clips, resample, to_heading_frame
+from reference.clips import Clip, ClipLimits, load_clips, resample, to_heading_frame
 from reference.rollout import (
     DEFAULT_CONFIG,
     GenerationConfig,
@@ -60,16 +68,29 @@ log = logging.getLogger("reference.generate")
 # ----------------------------------------------------------------------------------------------
 # Clips
 # ----------------------------------------------------------------------------------------------
-def prepare_clips(input_dir: str | Path, fps: float) -> tuple[list[Clip], list[tuple[str, str]]]:
-    """Load every clip of `input_dir` (bad files are returned, not raised), at `fps`, heading frame."""
-    clips, rejected = load_clips(input_dir)
+def clip_limits(cfg: GenerationConfig) -> ClipLimits:
+    """The clip admission bounds of the `generation:` config."""
+    return ClipLimits(min_fps=cfg.min_clip_fps, max_fps=cfg.max_clip_fps, max_seconds=cfg.max_clip_seconds,
+                      min_joint_motion=cfg.min_joint_motion, generation_fps=cfg.fps)
+
+
+def prepare_clips(input_dir: str | Path, fps: float,
+                  limits: ClipLimits | None = None) -> tuple[list[Clip], list[tuple[str, str]]]:
+    """Load every clip of `input_dir` (bad files are returned, not raised), at `fps`, heading frame.
+
+    With `limits`, clips outside them are rejected before resampling (which they could blow up).
+    """
+    clips, rejected = load_clips(input_dir, limits)
     ready = []
     for clip in clips:
+        source = clip.metadata.get("source_path", clip.name)
         try:
             c = clip if abs(clip.fps - fps) < 1e-9 else resample(clip, fps)
+            if c.num_frames < 2:  # the timeline needs two frames; fail here, by name, not in a worker
+                raise ValueError(f"{source}: spans under 2 frames at {fps:g} Hz")
             ready.append(to_heading_frame(c))
-        except ValueError as exc:  # e.g. too short after resampling: skip it like a bad file
-            rejected.append((clip.name, str(exc)))
+        except ValueError as exc:  # skip it like a bad file
+            rejected.append((source, str(exc)))
     return ready, rejected
 
 
@@ -128,30 +149,47 @@ def summarize_records(rec: dict, path: str = "", wall_seconds: float = float("na
     }
 
 
+def _failure(clip: Clip, variant: dict, exc: BaseException) -> tuple[str, str]:
+    """(`clip:variant`, reason) of a rollout that raised."""
+    return f"{clip.name}:{variant.get('name')}", f"{type(exc).__name__}: {exc}"
+
+
 def generate_records(clips: list[Clip], cfg: GenerationConfig, records_dir: str | Path, workers: int = 1,
-                     progress: bool = True) -> list[dict]:
-    """Roll out every clip x variant in `workers` processes; returns the summaries sorted by name."""
+                     progress: bool = True) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Roll out every clip x variant in `workers` processes.
+
+    Returns the summaries sorted by name and the failed rollouts as (`clip:variant`, reason): one
+    rollout that raises (even MemoryError) is reported and skipped, never the end of the batch.
+    """
     from tqdm import tqdm
 
     records_dir = Path(records_dir)
     records_dir.mkdir(parents=True, exist_ok=True)
     tasks = [(clip, dict(v)) for clip in clips for v in cfg.variants]
     summaries: list[dict] = []
+    failed: list[tuple[str, str]] = []
     bar = tqdm(total=len(tasks), unit="rollout", desc="reference", disable=not progress, file=sys.stderr)
     if workers <= 1:
         _init_worker(cfg)  # in-process: easier to debug and no pickling
         for clip, v in tasks:
-            summaries.append(run_task(clip, v, str(records_dir)))
+            try:
+                summaries.append(run_task(clip, v, str(records_dir)))
+            except Exception as exc:
+                failed.append(_failure(clip, v, exc))
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(cfg,)) as pool:
-            futures = [pool.submit(run_task, clip, v, str(records_dir)) for clip, v in tasks]
+            futures = {pool.submit(run_task, clip, v, str(records_dir)): (clip, v) for clip, v in tasks}
             for fut in as_completed(futures):
-                summaries.append(fut.result())
+                try:
+                    summaries.append(fut.result())
+                except Exception as exc:  # includes a worker that died (BrokenProcessPool)
+                    failed.append(_failure(*futures[fut], exc))
                 bar.update()
     bar.close()
     summaries.sort(key=lambda s: (s["clip"], s["variant"]))
-    return summaries
+    failed.sort()
+    return summaries, failed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,6 +241,81 @@ def mine_and_analyze(records_dir: str | Path, output_dir: str | Path, config_pat
 
 
 # ----------------------------------------------------------------------------------------------
+# Output folder: built aside, swapped in whole
+# ----------------------------------------------------------------------------------------------
+def _sibling(out_dir: Path, kind: str, pid: int) -> Path:
+    """`OUTPUT.<kind>-<pid>` in OUTPUT's parent: same filesystem, so the renames are atomic."""
+    return out_dir.with_name(f"{out_dir.name}.{kind}-{pid}")
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (signal 0 only checks; it sends nothing)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or a pid no process can have
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _stale_siblings(out_dir: Path, kind: str) -> list[Path]:
+    """`OUTPUT.<kind>-<pid>` folders left by dead processes (or an earlier call of this one)."""
+    stale = []
+    prefix = f"{out_dir.name}.{kind}-"
+    for p in out_dir.parent.iterdir():  # not glob: OUTPUT's name may hold glob characters
+        pid = p.name[len(prefix):] if p.name.startswith(prefix) else ""
+        if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+            stale.append(p)
+    return sorted(stale, key=lambda p: p.stat().st_mtime)
+
+
+def clear_stale_runs(out_dir: Path) -> None:
+    """Remove what a killed run left next to OUTPUT; a run killed mid-swap gets its old OUTPUT back."""
+    for p in _stale_siblings(out_dir, "tmp"):
+        print(f"removing {p} (left by an interrupted run)", file=sys.stderr)
+        shutil.rmtree(p, ignore_errors=True)
+    for p in reversed(_stale_siblings(out_dir, "old")):  # newest first: the last good output
+        if not out_dir.exists():
+            print(f"restoring {out_dir} from {p} (a run was interrupted while swapping it)", file=sys.stderr)
+            os.rename(p, out_dir)
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def check_replaceable(out_dir: Path) -> None:
+    """Raise ValueError unless OUTPUT is absent, empty, or an earlier run's output (it gets replaced whole)."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise ValueError(f"--output-dir {out_dir}: exists and is not a folder")
+    earlier = (out_dir / "generation_summary.json").is_file() or (out_dir / "records").is_dir()
+    if not earlier and any(out_dir.iterdir()):
+        raise ValueError(f"--output-dir {out_dir}: not empty and not an earlier run's output (no "
+                         f"generation_summary.json nor records/); refusing to replace it: pass a new or empty folder")
+
+
+def start_run_dir(out_dir: Path) -> Path:
+    """A fresh, empty `OUTPUT.tmp-<pid>` for this run (stale leftovers cleared first)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_runs(out_dir)
+    work = _sibling(out_dir, "tmp", os.getpid())
+    work.mkdir()
+    return work
+
+
+def swap_in(work: Path, out_dir: Path) -> None:
+    """Make `work` the new OUTPUT: old one renamed aside, new one renamed in, old one deleted."""
+    old = _sibling(out_dir, "old", os.getpid())
+    if old.exists():
+        shutil.rmtree(old)
+    if out_dir.exists():
+        os.rename(out_dir, old)
+    os.rename(work, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------
 # Command line
 # ----------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -227,8 +340,58 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_json(path, obj)
 
 
+def _report_rollouts(summaries: list[dict], failed: list[tuple[str, str]], cfg: GenerationConfig,
+                     wall: float, verbose: bool) -> float:
+    """Print the per-rollout lines, warnings and failures and the totals; returns the simulated seconds."""
+    sim = sum(s["sim_seconds"] for s in summaries)
+    for s in summaries:
+        flag = "  SATURATED" if s["saturation_rate"] > cfg.saturation_warn_rate else ""
+        line = (f"{s['clip']}:{s['variant']}: {s['sim_seconds']:.1f} s recorded, {s['falls']} fall(s), "
+                f"harness p95 {s['harness_p95_over_mg']:.3f} mg, saturated {100 * s['saturation_rate']:.1f} %{flag}")
+        if verbose or flag:
+            print(line)
+        if flag:
+            print(f"warning: {s['clip']}:{s['variant']}: actuator saturation {100 * s['saturation_rate']:.1f} % "
+                  f"> {100 * cfg.saturation_warn_rate:.0f} %", file=sys.stderr)
+    for name, reason in failed:
+        print(f"failed: {name}: {reason}", file=sys.stderr)
+    print(f"generated {sim:.1f} s of reference in {wall:.1f} s wall ({sim / max(wall, 1e-9):.1f} sim-s/s)")
+    prog_t = sum(s["progress_tracked_m"] for s in summaries)
+    prog_r = sum(s["progress_reference_m"] for s in summaries)
+    print(f"forward progress between restarts: tracked {prog_t:.1f} m of the reference's {prog_r:.1f} m "
+          f"({prog_t / prog_r if prog_r > 0 else float('nan'):.2f})")
+    return sim
+
+
+def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[Clip], rejected: list[tuple[str, str]],
+        input_dir: Path, work: Path, out_dir: Path) -> int:
+    """Generate, mine and analyse into `work`; paths written down are the final ones under `out_dir`."""
+    print(f"{len(clips)} clip(s), {len(cfg.variants)} variant(s) each, {max(1, args.workers)} worker(s)")
+    t0 = time.perf_counter()
+    summaries, failed = generate_records(clips, cfg, work / "records", workers=max(1, args.workers),
+                                         progress=not args.no_progress)
+    wall = time.perf_counter() - t0
+    sim = _report_rollouts(summaries, failed, cfg, wall, args.verbose)
+    if not summaries:
+        print("error: every rollout failed; the previous output is left as it was", file=sys.stderr)
+        return 1
+    for s in summaries:  # where the records will be once this run's folder is swapped in
+        s["path"] = str(out_dir / "records" / Path(s["path"]).name)
+    summary: dict[str, Any] = {"config": cfg.to_dict(), "input_dir": str(input_dir),
+                               "rejected": [list(r) for r in rejected], "failed": [list(f) for f in failed],
+                               "rollouts": summaries, "sim_seconds": sim, "wall_seconds": wall}
+    _write_json(work / "generation_summary.json", summary)
+    result = mine_and_analyze(work / "records", work, args.config, mining_overrides(args),
+                              plots=not args.no_plots, verbose=args.verbose)
+    decision = result["decision"]
+    decision = decision.get("decision", decision) if isinstance(decision, dict) else decision
+    print(f"Tier 0+: {result['tier0plus_seconds']:.1f} s -> {out_dir / Path(result['dataset_npz']).name} "
+          f"(decision: {decision})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Generate, mine, analyse; returns the exit status (1 when no clip could be used)."""
+    """Generate, mine, analyse; returns the exit status (1 when no clip could be used, 2 on a bad setup)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     overrides: dict[str, Any] = {}
@@ -236,56 +399,28 @@ def main(argv: list[str] | None = None) -> int:
         overrides["multi_start_interval"] = args.multi_start_interval
     if args.harness_cap is not None:
         overrides["harness"] = {"cap_fraction": args.harness_cap}
+    out_dir = Path(args.output_dir).resolve()
     try:
         cfg = load_generation_config(args.config, overrides)
+        check_replaceable(out_dir)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out_dir = Path(args.output_dir)
-    records_dir = out_dir / "records"
     input_dir = Path(args.input_dir) if args.input_dir else CLIP_LIBRARY
-    clips, rejected = prepare_clips(input_dir, cfg.fps)
+    clips, rejected = prepare_clips(input_dir, cfg.fps, clip_limits(cfg))
     for path, reason in rejected:
         print(f"rejected: {path}: {reason}", file=sys.stderr)
     if not clips:
         print(f"error: no usable clip in {input_dir}", file=sys.stderr)
         return 1
-    print(f"{len(clips)} clip(s), {len(cfg.variants)} variant(s) each, {max(1, args.workers)} worker(s)")
-    stale = sorted(records_dir.glob("*.npz"))
-    if stale:
-        print(f"removing {len(stale)} records file(s) of an earlier run from {records_dir}")
-        for p in stale:
-            p.unlink()
-    t0 = time.perf_counter()
-    summaries = generate_records(clips, cfg, records_dir, workers=max(1, args.workers),
-                                 progress=not args.no_progress)
-    wall = time.perf_counter() - t0
-    sim = sum(s["sim_seconds"] for s in summaries)
-    for s in summaries:
-        flag = "  SATURATED" if s["saturation_rate"] > cfg.saturation_warn_rate else ""
-        line = (f"{s['clip']}:{s['variant']}: {s['sim_seconds']:.1f} s recorded, {s['falls']} fall(s), "
-                f"harness p95 {s['harness_p95_over_mg']:.3f} mg, saturated {100 * s['saturation_rate']:.1f} %{flag}")
-        if args.verbose or flag:
-            print(line)
-        if flag:
-            print(f"warning: {s['clip']}:{s['variant']}: actuator saturation {100 * s['saturation_rate']:.1f} % "
-                  f"> {100 * cfg.saturation_warn_rate:.0f} %", file=sys.stderr)
-    print(f"generated {sim:.1f} s of reference in {wall:.1f} s wall ({sim / max(wall, 1e-9):.1f} sim-s/s)")
-    prog_t = sum(s["progress_tracked_m"] for s in summaries)
-    prog_r = sum(s["progress_reference_m"] for s in summaries)
-    print(f"forward progress between restarts: tracked {prog_t:.1f} m of the reference's {prog_r:.1f} m "
-          f"({prog_t / prog_r if prog_r > 0 else float('nan'):.2f})")
-    summary: dict[str, Any] = {"config": cfg.to_dict(), "input_dir": str(input_dir),
-                               "rejected": [list(r) for r in rejected], "rollouts": summaries,
-                               "sim_seconds": sim, "wall_seconds": wall}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(out_dir / "generation_summary.json", summary)
-    result = mine_and_analyze(records_dir, out_dir, args.config, mining_overrides(args),
-                              plots=not args.no_plots, verbose=args.verbose)
-    decision = result["decision"]
-    decision = decision.get("decision", decision) if isinstance(decision, dict) else decision
-    print(f"Tier 0+: {result['tier0plus_seconds']:.1f} s -> {result['dataset_npz']} (decision: {decision})")
-    return 0
+    work = start_run_dir(out_dir)
+    try:
+        status = run_generation(args, cfg, clips, rejected, input_dir, work, out_dir)
+        if status == 0:
+            swap_in(work, out_dir)
+        return status
+    finally:  # failed or interrupted: drop this run's folder, the previous output stays whole
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

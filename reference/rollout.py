@@ -202,6 +202,11 @@ class GenerationConfig:
     restart_clearance: float = -0.00015  # m, lowest pad height at a restart (< 0: the static penetration)
     contact_threshold: float = 1.0  # N, pad contact
     saturation_warn_rate: float = 0.10  # warn when more actuator samples saturate (seed: 10 %)
+    # Clip admission (reference.clips.ClipLimits): a clip outside these is rejected by name, not run.
+    min_clip_fps: float = 10.0  # Hz; below, a gait cycle has too few samples (and resampling explodes)
+    max_clip_fps: float = 1000.0  # Hz; above, the rate is most likely a unit error
+    max_clip_seconds: float = 120.0  # s; a longer clip is played once, not looped: time and memory grow with it
+    min_joint_motion: float = 0.05  # rad, largest joint range over the clip; below, it is a frozen pose
     harness: HarnessConfig = field(default_factory=HarnessConfig)
     balance: BalanceConfig = field(default_factory=BalanceConfig)
     precondition: PreconditionConfig = field(default_factory=PreconditionConfig)
@@ -305,7 +310,21 @@ def config_from_dict(section: dict | None) -> GenerationConfig:
         raise ValueError(f"generation.substeps: must be >= 1, got {cfg.substeps}")
     if cfg.cycles is not None and cfg.cycles < 1:
         raise ValueError(f"generation.cycles: must be >= 1 or null, got {cfg.cycles}")
+    _check_clip_limits(cfg)
     return cfg
+
+
+def _check_clip_limits(cfg: GenerationConfig) -> None:
+    """The clip admission bounds must be finite, positive and ordered (inf would admit anything)."""
+    for key in ("min_clip_fps", "max_clip_fps", "max_clip_seconds"):
+        value = getattr(cfg, key)
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"generation.{key}: must be a finite number > 0, got {value}")
+    if cfg.min_clip_fps > cfg.max_clip_fps:
+        raise ValueError(f"generation.min_clip_fps ({cfg.min_clip_fps}) must not exceed "
+                         f"generation.max_clip_fps ({cfg.max_clip_fps})")
+    if not math.isfinite(cfg.min_joint_motion) or cfg.min_joint_motion < 0:
+        raise ValueError(f"generation.min_joint_motion: must be a finite number >= 0, got {cfg.min_joint_motion}")
 
 
 def _check_variant(v: Any, i: int) -> dict:

@@ -79,8 +79,8 @@ def checkpoint_policy(path: Path, env: Any) -> Callable[[np.ndarray], np.ndarray
 
     try:
         ckpt = resolve_checkpoint(path)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"--policy: {exc}")
+    except (FileNotFoundError, ValueError) as exc:  # missing, or a truncated / corrupt bundle
+        raise SystemExit(f"--policy {path}: {exc}") from None
     model = PPO.load(ckpt / "model.zip", device="cpu")
     norm = None
     if (ckpt / "vecnormalize.pkl").is_file():

@@ -191,7 +191,7 @@ def test_yaml_holds_the_defaults() -> None:
         ({"features": {"stages": [{"name": "a", "start_step": 0, "drop": ["x", 3]}]}}, r"amp\.features\.stages\[0\]\.drop\[1\]"),
         ({"ramp": {"auc_min": 0.9, "auc_max": 0.8}}, r"amp\.ramp: need 0 <= auc_min"),
         ({"reward": {"diversity_weight": 0.1}}, r"diversity_weight"),
-        ({"replay": {"fresh_fraction": 2.0}}, r"fresh_fraction must be in \[0, 1\]"),
+        ({"replay": {"fresh_fraction": 2.0}}, r"amp\.replay\.fresh_fraction: expected a number in \[0, 1\]"),
     ],
 )
 def test_config_errors_name_the_key(doc: dict, match: str) -> None:

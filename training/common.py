@@ -12,6 +12,7 @@ Checkpoint layout (one directory per checkpoint, written to ``<name>.tmp`` then 
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HumanOutputFormat, Logger, TensorBoardOutputFormat
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from wildrobot_gym.checkpoints import (  # noqa: F401  (re-exported: the training scripts' one import)
@@ -63,6 +65,14 @@ def make_vec_env(cfg: Mapping[str, Any], n_envs: int, n_workers: int, start_meth
     return BatchedSubprocVecEnv(fns, n_workers=n_workers, start_method=start_method)
 
 
+def open_checkpoint(arg: str, path: Path) -> Path:
+    """`resolve_checkpoint` for a command-line argument: a missing or damaged one exits naming both."""
+    try:
+        return resolve_checkpoint(path)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"{arg} {path}: {e}") from None
+
+
 def wrap_normalize(venv: VecEnv, cfg: Mapping[str, Any], vecnorm_path: Path | None = None,
                    training: bool = True) -> VecNormalize:
     """VecNormalize with the config's settings, or with statistics loaded from a checkpoint."""
@@ -97,7 +107,31 @@ def set_torch_threads(n: int) -> None:
         torch.set_num_threads(n)
 
 
-# ---------------------------------------------------------------------------- checkpoints
+# ---------------------------------------------------------------------------- logging
+class _TensorBoardOutput(TensorBoardOutputFormat):
+    """SB3's TensorBoard output with torch's `purge_step`: the new event file starts with a
+    SessionLog.START at that step, and TensorBoard's readers (EventAccumulator included) drop every
+    scalar of the earlier files at a step >= it. SB3 2.2.1 builds its SummaryWriter without one."""
+
+    def __init__(self, folder: str, purge_step: int | None = None) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=folder, purge_step=purge_step)
+        self._is_closed = False
+
+
+def make_logger(tb_dir: Path, verbose: int = 0, resume_step: int | None = None) -> Logger:
+    """PPO's logger: TensorBoard in `tb_dir` (plus SB3's stdout tables when verbose).
+
+    A resumed run passes its checkpoint's step: what the killed run logged after it is purged, so the
+    curves have each step once. The checkpoint's own step stays (its scalars were dumped from data of
+    before the save; the resumed run's first dump is a rollout later)."""
+    tb_dir.mkdir(parents=True, exist_ok=True)
+    outputs = [HumanOutputFormat(sys.stdout)] if verbose else []
+    outputs.append(_TensorBoardOutput(str(tb_dir), None if resume_step is None else resume_step + 1))
+    return Logger(folder=str(tb_dir), output_formats=outputs)
+
+
 # ---------------------------------------------------------------------------- callbacks
 class EpisodeStatsCallback(BaseCallback):
     """TensorBoard scalars from the end-of-episode ``info["episode_stats"]`` (cheap: only done envs).
@@ -107,6 +141,10 @@ class EpisodeStatsCallback(BaseCallback):
     ``contact/foot_sliding_speed``, ``contact/proper_contact_fraction``, ``contact/air_time``,
     ``actuator/torque_saturation_pct``, ``falls/<reason>`` and ``time/steps_per_second``, averaged over
     the episodes that ended during the rollout (PPO's own statistics are under ``train/``).
+
+    With ``print_every`` = N > 0 it also prints one progress line every N rollouts (= PPO updates, or
+    AMP rounds): env step, steps/s, and the mean forward velocity, success rate and return of the
+    episodes that ended since the previous line.
     """
 
     GROUPS = {
@@ -117,8 +155,12 @@ class EpisodeStatsCallback(BaseCallback):
         "torque_saturation_pct": "actuator/torque_saturation_pct",
     }
 
-    def __init__(self, on_episode: Callable[[Mapping[str, float]], None] | None = None) -> None:
+    def __init__(self, on_episode: Callable[[Mapping[str, float]], None] | None = None,
+                 print_every: int = 0) -> None:
         super().__init__()
+        self.print_every = int(print_every)
+        self._line = ProgressLine()
+        self._rollouts = 0
         self._sums: dict[str, float] = {}
         self._falls: dict[str, int] = {}
         self._episodes = 0
@@ -129,6 +171,7 @@ class EpisodeStatsCallback(BaseCallback):
     def _on_training_start(self) -> None:
         self._t_last = time.perf_counter()
         self._steps_last = self.num_timesteps
+        self._line.start(self.num_timesteps)
 
     def _on_step(self) -> bool:
         dones = self.locals["dones"]
@@ -143,11 +186,15 @@ class EpisodeStatsCallback(BaseCallback):
                     self._sums[k] = self._sums.get(k, 0.0) + v
                 reason = infos[i].get("fall_reason") or "time_limit"
                 self._falls[reason] = self._falls.get(reason, 0) + 1
+                self._line.add(stats)
                 if self._on_episode is not None:
                     self._on_episode(stats)
         return True
 
     def _on_rollout_end(self) -> None:
+        self._rollouts += 1
+        if self.print_every > 0 and self._rollouts % self.print_every == 0:
+            print(self._line.take(self.num_timesteps), flush=True)
         now = time.perf_counter()
         # Steps per second over the last rollout *and* the update before it: end-to-end throughput.
         self.logger.record("time/steps_per_second", (self.num_timesteps - self._steps_last) / max(now - self._t_last, 1e-9))
@@ -165,6 +212,37 @@ class EpisodeStatsCallback(BaseCallback):
         self._sums.clear()
         self._falls.clear()
         self._episodes = 0
+
+
+class ProgressLine:
+    """The progress line's figures: episodes that ended since the last line, and the step clock."""
+
+    def __init__(self) -> None:
+        self.start(0)
+
+    def start(self, step: int) -> None:
+        self._t, self._step = time.perf_counter(), step
+        self._n, self._v, self._success, self._ret = 0, 0.0, 0.0, 0.0
+
+    def add(self, stats: Mapping[str, float]) -> None:
+        self._n += 1
+        self._v += stats.get("forward_velocity", 0.0)
+        self._success += stats.get("success", 0.0)
+        self._ret += stats.get("return", 0.0)
+
+    def take(self, step: int) -> str:
+        """The line for the span since the last one; starts the next span."""
+        rate = (step - self._step) / max(time.perf_counter() - self._t, 1e-9)
+        # Under 80 columns: rich (SB3's progress bar) wraps what is printed above the bar.
+        line = f"step {step:,}  {rate:,.0f} steps/s  "
+        if self._n:
+            n = self._n
+            line += (f"v_fwd {self._v / n:.3f} m/s  success {100 * self._success / n:.0f}%  "
+                     f"return {self._ret / n:.1f}  ({n} ep)")
+        else:
+            line += "(no episode ended)"
+        self.start(step)
+        return line
 
 
 class CheckpointCallback(BaseCallback):

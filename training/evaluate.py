@@ -25,7 +25,10 @@ Phase 3 rows (the envs then also compute the AMP features, `AMPFeatureObservatio
   policy's transitions (Phi(s), Phi(s')); ``discriminator_logit_mean`` and
   ``discriminator_real_fraction`` (share of D > 0) come with it.
 
-``--video FILE`` (.mp4 or .gif) renders one deterministic episode; it needs an OpenGL backend
+``--video FILE`` renders one deterministic episode up to its last state (the clip stops when the episode
+ends, never showing the reset pose). ``.mp4`` is the compact choice (H.264, yuv420p, even frame size;
+needs imageio-ffmpeg): a 10 s clip is a few hundred kB, where a GIF of it is megabytes. ``.gif`` is for
+short clips (a README): 25 fps (every other frame), one shared 128-colour palette. Rendering needs an OpenGL backend
 (MUJOCO_GL=egl or osmesa, set to egl here when unset).
 """
 from __future__ import annotations
@@ -35,13 +38,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 if "--video" in sys.argv:  # the GL backend is chosen when mujoco is imported
     os.environ.setdefault("MUJOCO_GL", "egl")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize  # noqa: E402
@@ -50,7 +54,7 @@ import torch as th  # noqa: E402
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper  # noqa: E402
 
 from training.common import (  # noqa: E402
-    load_amp_run_config, load_discriminator, read_state, resolve_amp_dataset, resolve_checkpoint,
+    load_amp_run_config, load_discriminator, read_state, resolve_amp_dataset, open_checkpoint,
 )
 from wildrobot_gym.config import validate_config  # noqa: E402
 from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env  # noqa: E402
@@ -101,25 +105,28 @@ def find_wrapper(venv: VecEnv, cls: type) -> Any:
 
 
 def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
-                env_overrides: Mapping[str, Any] | None = None) -> tuple[PPO, VecNormalize, dict, dict]:
+                env_overrides: Mapping[str, Any] | None = None,
+                wrap_env: Callable[[gym.Env], gym.Env] | None = None) -> tuple[PPO, VecNormalize, dict, dict]:
     """(model, normalised eval VecEnv, config, state) of a checkpoint, with the phase's weights at save time.
-    `env_overrides` replace env arguments of the saved config (the render size; another gait clock).
+    `env_overrides` replace env arguments of the saved config (the render size; another gait clock);
+    `wrap_env` wraps each env (outermost, below the VecEnv: it sees every step before the auto-reset).
 
     Phase 3: the envs also compute the AMP features (with the run's feature parameters); a
     `TransitionRecorder` keeps them and `StripAMPFeatures` hides them from the policy."""
     state = read_state(ckpt)
     cfg = validate_config(state["config"])
     cfg["env"] = {**cfg.get("env", {}), **(env_overrides or {})}
+    wrap = wrap_env or (lambda e: e)
     if cfg["phase"] == "3":
         from wildrobot_gym.amp import AMPFeatureObservation, StripAMPFeatures
 
         fc = load_amp_run_config(None, (state.get("amp") or {}).get("config") or {}).features
-        base = DummyVecEnv([lambda: AMPFeatureObservation(make_phase_env(cfg, render_mode=render_mode),
-                                                          fc.lin_vel_mode, fc.lin_vel_clip) for _ in range(n_envs)])
+        base = DummyVecEnv([lambda: wrap(AMPFeatureObservation(make_phase_env(cfg, render_mode=render_mode),
+                                                               fc.lin_vel_mode, fc.lin_vel_clip)) for _ in range(n_envs)])
         pdim = int(base.get_attr("policy_obs_dim", [0])[0])
         venv = StripAMPFeatures(TransitionRecorder(base, pdim), pdim)
     else:
-        venv = DummyVecEnv([lambda: make_phase_env(cfg, render_mode=render_mode) for _ in range(n_envs)])
+        venv = DummyVecEnv([lambda: wrap(make_phase_env(cfg, render_mode=render_mode)) for _ in range(n_envs)])
     if cfg["phase"] == "2" and "curriculum" in state:
         cur = ContactCurriculum.from_config(cfg)
         cur.load_state_dict(state["curriculum"])
@@ -312,33 +319,100 @@ def print_table(phase: str, rows: list[dict], figures: Mapping[str, Any], determ
           f"torque saturation {figures['torque_saturation_pct']:.1f}%")
 
 
-def record_video(model: PPO, ckpt: Path, path: Path, seed: int, seconds: float = 10.0,
-                 size: tuple[int, int] = (640, 480)) -> str:
-    """Render the first `seconds` of one deterministic episode to MP4/GIF at `size` (width, height);
-    returns a message (never raises for missing GL)."""
-    try:
-        import imageio.v2 as imageio
+class FrameInInfo(gym.Wrapper):
+    """Renders after every step into ``info["frame"]`` (with ``info["sim_time"]``, s). The VecEnv resets
+    a finished env inside its step, so a frame rendered after `venv.step` would show the reset pose;
+    this one is the episode's last state."""
 
-        _, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array",
-                                      env_overrides={"width": size[0], "height": size[1]})
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, "frame": self.env.render(),
+                                                    "sim_time": float(self.env.unwrapped.data.time)}
+
+
+class Clip(NamedTuple):
+    frames: list[np.ndarray]  # (H, W, 3) uint8, the reset state first, the episode's last state last
+    sim_times: list[float]    # the simulation time (s) of each frame's state
+    fps: float                # one frame per control step
+
+
+def collect_frames(model: PPO, ckpt: Path, seed: int, seconds: float = 10.0, size: tuple[int, int] = (640, 480),
+                   env_overrides: Mapping[str, Any] | None = None) -> Clip:
+    """The first `seconds` of one deterministic episode, rendered at `size` (width, height); stops at
+    termination/truncation, so the last frame is the episode's last state, not the next reset."""
+    if seconds <= 0:
+        raise ValueError(f"seconds: expected a positive clip length, got {seconds}")
+    _, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array", wrap_env=FrameInInfo,
+                                  env_overrides={**(env_overrides or {}), "width": size[0], "height": size[1]})
+    try:
         env = venv.unwrapped.envs[0]
         venv.seed(seed)
         obs = venv.reset()
-        frames = [env.render()]
-        fps = round(1.0 / env.unwrapped.dt)  # one frame per control step
+        frames, times = [env.render()], [float(env.unwrapped.data.time)]
+        fps = round(1.0 / env.unwrapped.dt)  # 50 Hz control: a whole number
         steps = min(int(cfg["env"].get("max_episode_steps", 500)), max(1, round(seconds * fps)))
         for _ in range(steps):
             action, _ = model.predict(obs, deterministic=True)
-            obs, _, dones, _ = venv.step(action)
-            frames.append(env.render())
+            obs, _, dones, infos = venv.step(action)
+            frames.append(infos[0]["frame"])
+            times.append(infos[0]["sim_time"])
             if dones[0]:
                 break
-        if path.suffix.lower() == ".gif":
-            # every other frame; imageio's GIF writer takes the frame duration in milliseconds
-            imageio.mimsave(path, frames[::2], duration=2000.0 / fps, loop=0)
-        else:
-            imageio.mimsave(path, frames, fps=fps)
-        return f"video: {path} ({len(frames)} frames)"
+        return Clip(frames, times, fps)
+    finally:
+        venv.close()
+
+
+GIF_FRAME_STEP = 2  # GIF: every other control step (25 fps at 50 Hz); GIFs are for short clips
+
+
+def write_clip(clip: Clip, path: Path) -> None:
+    """MP4 (H.264, yuv420p: small, plays everywhere) or GIF, by `path`'s suffix."""
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        write_gif(clip.frames[::GIF_FRAME_STEP], path, duration_ms=1000.0 * GIF_FRAME_STEP / clip.fps)
+    elif suffix == ".mp4":
+        import imageio.v2 as imageio
+
+        h, w = clip.frames[0].shape[:2]
+        if h % 2 or w % 2:
+            raise ValueError(f"clip: yuv420p needs an even frame size, got {w}x{h} (render at an even size)")
+        # macro_block_size 2: keep the frame size as rendered (the default 16 would rescale 640x360 etc.)
+        imageio.mimsave(path, clip.frames, format="FFMPEG", fps=clip.fps, codec="libx264",
+                        pixelformat="yuv420p", macro_block_size=2)
+    else:
+        raise ValueError(f"path: expected a .mp4 or .gif video file, got {path.name!r}")
+
+
+def write_gif(frames: list[np.ndarray], path: Path, duration_ms: float, colors: int = 128) -> None:
+    """A looping GIF with one palette for all frames, without dithering: per-frame palettes and dither
+    noise change most pixels every frame, which defeats GIF's compression (and Pillow's optimize, which
+    stores only the changed rectangle); this is about 4x smaller at the same look."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("frames: expected at least one frame, got none")
+    picks = np.linspace(0, len(frames) - 1, min(4, len(frames))).astype(int)  # the palette sees the whole clip
+    palette = Image.fromarray(np.concatenate([frames[i] for i in picks])).quantize(colors, Image.Quantize.MEDIANCUT)
+    images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(duration_ms), loop=0, optimize=True)
+
+
+def even_size(size: tuple[int, int]) -> tuple[int, int]:
+    """`size` rounded up to even numbers: H.264 in yuv420p halves the chroma planes."""
+    return size[0] + size[0] % 2, size[1] + size[1] % 2
+
+
+def record_video(model: PPO, ckpt: Path, path: Path, seed: int, seconds: float = 10.0,
+                 size: tuple[int, int] = (640, 480)) -> str:
+    """Render the first `seconds` of one deterministic episode to MP4/GIF at `size` (width, height;
+    rounded up to even for MP4); returns a message (never raises for missing GL or ffmpeg)."""
+    try:
+        if path.suffix.lower() == ".mp4":
+            size = even_size(size)
+        clip = collect_frames(model, ckpt, seed, seconds, size)
+        write_clip(clip, path)
+        return f"video: {path} ({len(clip.frames)} frames, {path.stat().st_size / 1e6:.2f} MB)"
     except Exception as e:  # no GL context, no ffmpeg...: say so clearly, keep the evaluation
         return (f"video: rendering unavailable ({type(e).__name__}: {e}). Rendering needs an OpenGL backend: "
                 f"MUJOCO_GL=egl (GPU/EGL) or MUJOCO_GL=osmesa (software), and imageio-ffmpeg for .mp4 (or use .gif).")
@@ -351,7 +425,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--json-output", type=Path, default=None)
-    p.add_argument("--video", type=Path, default=None, help="render one episode to FILE (.mp4 or .gif)")
+    p.add_argument("--video", type=Path, default=None,
+                   help="render one deterministic episode to FILE: .mp4 (H.264, compact: use it for anything "
+                        "longer than a few seconds) or .gif (large: for short clips)")
     p.add_argument("--video-seconds", type=float, default=10.0, help="length of the rendered clip (default 10 s)")
     p.add_argument("--video-size", default="640x480", help="WIDTHxHEIGHT of the rendered clip (default 640x480)")
     p.add_argument("--amp-dataset", type=Path, default=None,
@@ -368,7 +444,10 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError:
         raise SystemExit(f"--video-size: expected WIDTHxHEIGHT with both >= 16, e.g. 320x240; got {args.video_size!r}") from None
 
-    ckpt = resolve_checkpoint(args.checkpoint)
+    if args.video is not None and args.video.suffix.lower() not in (".mp4", ".gif"):
+        raise SystemExit(f"--video: expected a .mp4 (compact) or .gif (short clips) file, got {str(args.video)!r}")
+
+    ckpt = open_checkpoint("checkpoint", args.checkpoint)
     model, venv, cfg, state = load_policy(ckpt, n_envs=min(args.episodes, 8))
     deterministic = not args.stochastic
     try:

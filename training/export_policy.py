@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from training.common import export_policy, read_state, resolve_checkpoint  # noqa: E402
+from training.common import export_policy, open_checkpoint, read_state  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,10 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("checkpoint", type=Path, help="a checkpoint directory or a run directory (its latest)")
     p.add_argument("output", type=Path, help="the bundle to write, e.g. policies/phase1e.zip")
     args = p.parse_args(argv)
-    try:
-        ckpt = resolve_checkpoint(args.checkpoint)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"checkpoint: {exc}")
+    ckpt = open_checkpoint("checkpoint", args.checkpoint)
     out = export_policy(ckpt, args.output)
     state = read_state(ckpt)
     print(f"{out}: phase {state['phase']}, {state['num_timesteps']} steps, {out.stat().st_size / 1e6:.2f} MB")

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from training.common import resolve_checkpoint  # noqa: E402
+from training.common import open_checkpoint  # noqa: E402
 from wildrobot_gym.rewards import DEFAULT_PARAMS, foot_contact  # noqa: E402
 
 
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from training.evaluate import load_policy  # heavy imports only once the arguments are fine
 
-    ckpt = resolve_checkpoint(args.checkpoint)
+    ckpt = open_checkpoint("checkpoint", args.checkpoint)
     overrides = {} if args.gait_frequency is None else {"gait_frequency": args.gait_frequency}
     model, venv, cfg, _ = load_policy(ckpt, 1, env_overrides=overrides)
     base = venv.unwrapped.envs[0].unwrapped

@@ -13,7 +13,8 @@ of training (Phase 1E: 10% velocity > 0.3 m/s and never backward; 50% > 0.5 m/s 
                    ``decision.stable_tolerance`` of its best value over the last 20% of training before it
 * success rate     mean of ``episode/success_rate`` in the window
 
-Then the seed's decision point for the phase, and PNG plots (``LOGDIR/plots`` by default).
+Then the seed's decision point for the phase, and PNG plots (``LOGDIR/plots`` by default): x axis over the
+logged steps (the checks inside it marked), one subplot per unit (``SERIES`` gives each tag's unit).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,6 +31,42 @@ import numpy as np  # noqa: E402
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
 
 VELOCITY, SUCCESS, RETURN = "velocity/forward", "episode/success_rate", "episode/return"
+# tag -> (label, unit) of every plotted series. Series of one unit share a y axis; a plot whose series
+# have several units gets one subplot per unit, so no y axis ever mixes units.
+SERIES: dict[str, tuple[str, str]] = {
+    VELOCITY: ("forward", "m/s"),
+    "velocity/lateral": ("lateral", "m/s"),
+    SUCCESS: ("success rate", "fraction"),
+    RETURN: ("episode return", "reward"),
+    "episode/length": ("episode length", "control steps"),
+    "reward/forward_velocity_bonus": ("forward velocity bonus", "reward / step"),
+    "contact/foot_sliding_speed": ("foot sliding speed", "m/s"),
+    "contact/proper_contact_fraction": ("proper contact", "fraction"),
+    "contact/air_time": ("air time", "s"),
+    "actuator/torque_saturation_pct": ("torque saturation", "%"),
+    "curriculum/stage": ("stage", "level"),
+    "curriculum/scale": ("weight scale", "factor"),
+    "curriculum/foot_contact": ("foot_contact", "reward weight"),
+    "curriculum/foot_sliding": ("foot_sliding", "reward weight"),
+    "curriculum/foot_air_time": ("foot_air_time", "reward weight"),
+    "curriculum/style_weight": ("style_weight", "reward weight"),
+    "train/approx_kl": ("approx. KL", "nats"),
+    "train/clip_fraction": ("clip fraction", "fraction"),
+    "train/explained_variance": ("explained variance", "ratio, 1 = perfect"),
+    "train/std": ("policy std", "action units"),
+    "time/steps_per_second": ("throughput", "env steps / s"),
+    "amp/auc": ("AUC", "AUC"),
+    "amp/accuracy": ("accuracy", "fraction"),
+    "amp/expert_logit_mean": ("expert", "logit"),
+    "amp/policy_logit_mean": ("policy", "logit"),
+    "amp/style_reward_mean": ("mean", "style reward"),
+    "amp/style_reward_var": ("variance", "style reward²"),
+    "amp/amp_weight": ("AMP weight", "weight"),
+    "amp/effective_style_weight": ("effective style weight", "weight"),
+    "amp/ramp_gate_open": ("ramp gate open", "0 / 1"),
+    "amp/feature_stage": ("feature stage", "stage"),
+}
+# plot (PNG) name -> its series, in drawing order.
 PLOTS: dict[str, list[str]] = {
     "velocity": [VELOCITY, "velocity/lateral"],
     "success_rate": [SUCCESS],
@@ -47,6 +84,8 @@ PLOTS: dict[str, list[str]] = {
     "amp_style": ["amp/style_reward_mean", "amp/style_reward_var", "amp/amp_weight", "amp/effective_style_weight",
                   "amp/ramp_gate_open", "amp/feature_stage"],
 }
+_unitless = [t for tags in PLOTS.values() for t in tags if t not in SERIES]
+assert not _unitless, f"PLOTS: series without a (label, unit) in SERIES: {_unitless}"
 Series = tuple[np.ndarray, np.ndarray]
 
 
@@ -155,33 +194,75 @@ def decide(cfg: Mapping[str, Any], scalars: Mapping[str, Series], total: int) ->
     return f"FAILURE: velocity {v:.2f} m/s -> deploy the Phase 2 model instead{tag}"
 
 
-def plot(scalars: Mapping[str, Series], out: Path, marks: list[int]) -> list[Path]:
-    """One PNG per group of PLOTS that has data; vertical lines at the checkpoint checks' steps."""
-    import matplotlib
+def by_unit(tags: list[str]) -> dict[str, list[str]]:
+    """unit -> tags of that unit, in first-seen order: one subplot each."""
+    panels: dict[str, list[str]] = {}
+    for t in tags:
+        panels.setdefault(SERIES[t][1], []).append(t)
+    return panels
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def step_range(scalars: Mapping[str, Series]) -> tuple[int, int]:
+    """(first, last) logged step over all series: the x range of every plot."""
+    steps = [s for s, _ in scalars.values() if s.size]
+    if not steps:
+        raise ValueError("scalars: expected at least one series with logged points, got none")
+    return int(min(s[0] for s in steps)), int(max(s[-1] for s in steps))
+
+
+def figures(scalars: Mapping[str, Series], marks: Sequence[tuple[int, str]] = ()) -> dict[str, Any]:
+    """name -> matplotlib Figure for each group of PLOTS that has data.
+
+    The x axis spans the logged steps, not the planned total (a short run would otherwise be squeezed
+    into its first percent); `marks` (step, label), e.g. the checkpoint checks, are drawn where they fall
+    inside it. One subplot per unit (`by_unit`); each line's gid is its tag, so tests can check units."""
+    # Figure, not pyplot: no GUI backend, no global registry of open figures to close.
+    from matplotlib.figure import Figure
+
+    lo, hi = step_range(scalars)
+    pad = max(1, round(0.01 * (hi - lo)))  # keep the last point off the frame; a one-step run gets a range
+    inside = [(m, label) for m, label in marks if lo <= m <= hi]
+    out = {}
+    for name, tags in PLOTS.items():
+        panels = by_unit([t for t in tags if t in scalars])
+        if not panels:
+            continue
+        fig = Figure(figsize=(7, 1.2 + 2.1 * len(panels)))
+        axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)
+        for i, (ax, (unit, present)) in enumerate(zip(axes[:, 0], panels.items())):
+            _draw_panel(ax, scalars, present, unit, inside, label_marks=i == 0)  # mark names once, on top
+        axes[0, 0].set_xlim(lo - pad, hi + pad)
+        axes[-1, 0].set_xlabel("env steps")
+        fig.suptitle(name)
+        fig.tight_layout()
+        out[name] = fig
+    return out
+
+
+def _draw_panel(ax: Any, scalars: Mapping[str, Series], tags: list[str], unit: str,
+                marks: Sequence[tuple[int, str]], label_marks: bool) -> None:
+    for t in tags:
+        s, v = scalars[t]
+        ax.plot(s, v, label=SERIES[t][0], lw=1.2, gid=t, marker="." if s.size < 30 else None)
+    for m, label in marks:
+        ax.axvline(m, color="grey", ls=":", lw=0.8)
+        if label_marks:
+            ax.annotate(label, (m, 0.97), xycoords=("data", "axes fraction"), fontsize=6, color="grey",
+                        rotation=90, ha="right", va="top", bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+    # One series: its name goes on the axis; several (same unit): the axis says the unit, a legend the names.
+    ax.set_ylabel(f"{SERIES[tags[0]][0]} ({unit})" if len(tags) == 1 else unit, fontsize=8)
+    if len(tags) > 1:
+        ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+
+
+def plot(scalars: Mapping[str, Series], out: Path, marks: Sequence[tuple[int, str]] = ()) -> list[Path]:
+    """Write `figures` as ``out/NAME.png``; returns the paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, tags in PLOTS.items():
-        present = [t for t in tags if t in scalars]
-        if not present:
-            continue
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        for t in present:
-            s, v = scalars[t]
-            ax.plot(s, v, label=t, lw=1.2)
-        for m in marks:
-            ax.axvline(m, color="grey", ls=":", lw=0.8)
-        ax.set_xlabel("env steps")
-        ax.set_title(name)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+    for name, fig in figures(scalars, marks).items():
         path = out / f"{name}.png"
         fig.savefig(path, dpi=90)
-        plt.close(fig)
         written.append(path)
     return written
 
@@ -210,7 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  {c['label']:28s} (step {c['step']}): {status}  {detail}")
     decision = decide(cfg, scalars, total)
     print(f"decision: {decision}")
-    plots = plot(scalars, args.out or args.logdir / "plots", [c["step"] for c in checks])
+    plots = plot(scalars, args.out or args.logdir / "plots", [(c["step"], c["label"]) for c in checks])
     print(f"plots: {', '.join(str(p) for p in plots)}")
     result = {"phase": cfg["phase"], "last_step": int(last), "total_timesteps": total, "checks": checks,
               "decision": decision, "plots": [str(p) for p in plots]}

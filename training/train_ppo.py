@@ -10,8 +10,10 @@ stepping a batch of envs) -> VecNormalize -> PPO (fresh, from a checkpoint's wei
 callbacks (TensorBoard scalars, checkpoints, Phase 2 curriculum / Phase 3 style schedule) -> learn ->
 a final checkpoint (also on Ctrl-C).
 
-Logdir layout: ``config.yaml`` (the run's config), ``tb/`` (TensorBoard; a resumed run appends to it,
-its step axis continuing), ``checkpoints/step_<N>/`` (see training/common.py).
+Logdir layout: ``config.yaml`` (the run's config), ``tb/`` (TensorBoard; a resumed run adds an event
+file, its step axis continuing from the checkpoint, and purges what the killed run logged after the
+checkpoint), ``checkpoints/step_<N>/`` (see training/common.py). --resume keeps the run's config.yaml
+(a different --config is refused unless --override-config). A progress line every --log-every updates.
 
 Phase 3 (AMP, `train_phase3`): the envs append the AMP features to their observation and
 `wildrobot_gym.amp.AMPTrainer` (imitation's AdversarialTrainer) trains PPO and the discriminator in
@@ -31,21 +33,23 @@ import argparse
 import os
 import signal
 import sys
+import zipfile
+import zlib
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
-from stable_baselines3.common.callbacks import CallbackList  # noqa: E402
-from stable_baselines3.common.logger import configure  # noqa: E402
+from stable_baselines3.common.callbacks import CallbackList, ProgressBarCallback  # noqa: E402
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize  # noqa: E402
 
 from training.common import (  # noqa: E402
     AMP_FILE, CheckpointCallback, CurriculumCallback, EpisodeStatsCallback, StyleScheduleCallback, list_checkpoints,
-    load_amp_run_config, make_vec_env, ppo_kwargs, read_state, resolve_amp_dataset, resolve_checkpoint,
+    load_amp_run_config, make_logger, open_checkpoint, make_vec_env, ppo_kwargs, read_state, resolve_amp_dataset, resolve_checkpoint,
     save_checkpoint, set_torch_threads, wrap_normalize,
 )
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, validate_config  # noqa: E402
@@ -63,6 +67,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--init-from", type=Path, default=None, help="start from this checkpoint's weights and normalisation")
     p.add_argument("--logdir", type=Path, default=None, help="run directory (default: training.logdir)")
     p.add_argument("--resume", action="store_true", help="continue the latest checkpoint in --logdir")
+    p.add_argument("--override-config", action="store_true",
+                   help="with --resume: use --config even though it differs from the run's config.yaml")
+    p.add_argument("--log-every", type=int, default=5,
+                   help="print a progress line every N PPO updates (Phase 3: AMP rounds); 0: never")
     p.add_argument("--checkpoint-interval", type=int, default=None, help="env steps between checkpoints")
     p.add_argument("--no-progress-bar", action="store_true")
     p.add_argument("--verbose", type=int, default=0, help="1: print SB3's tables and checkpoint paths")
@@ -79,15 +87,7 @@ def _write_yaml_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
-    """The run's config (with command-line overrides) and its logdir; raises ConfigError on a bad one."""
-    if args.resume:
-        if args.logdir is None:
-            raise SystemExit("--resume needs --logdir (the run to continue)")
-        saved = args.logdir / "config.yaml"
-        cfg = load_config(args.config or saved)
-    else:
-        cfg = load_config(args.config or DEFAULT_CONFIG_PATH)
+def _apply_overrides(cfg: dict, args: argparse.Namespace) -> dict:
     t = cfg["training"]
     for key, value in (("total_timesteps", args.total_timesteps), ("n_envs", args.n_envs),
                        ("n_workers", args.n_workers), ("seed", args.seed),
@@ -96,8 +96,64 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
             t[key] = value
     if args.logdir is not None:
         t["logdir"] = str(args.logdir)
+    return cfg
+
+
+def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two configs differ (values compared after loading, so layout doesn't count)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in config_diff(a.get(k), b.get(k), f"{prefix}.{k}" if prefix else str(k))]
+    return [] if a == b else [prefix or "<root>"]
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
+    """The run's config (with command-line overrides) and its logdir; raises ConfigError on a bad one.
+
+    On --resume the run's own config.yaml; a --config that differs from it (after the same command-line
+    overrides) is refused unless --override-config: it would silently turn the run into another one."""
+    if args.resume:
+        if args.logdir is None:
+            raise SystemExit("--resume needs --logdir (the run to continue)")
+        saved = args.logdir / "config.yaml"
+        if not saved.is_file():
+            raise SystemExit(f"--resume: {saved} not found (is --logdir {args.logdir} a training run?)")
+        cfg = _apply_overrides(load_config(saved), args)
+        if args.config is not None:
+            new = _apply_overrides(load_config(args.config), args)
+            diff = config_diff(cfg, new)
+            if diff and not args.override_config:
+                shown = ", ".join(diff[:5]) + (f" (+{len(diff) - 5} more)" if len(diff) > 5 else "")
+                raise SystemExit(f"--resume: --config {args.config} differs from the run's {saved} in {shown}; "
+                                 "drop --config to continue the run as it was, or pass --override-config")
+            if diff:
+                print(f"--override-config: resuming with {args.config} instead of {saved} "
+                      f"(differs in {', '.join(diff)}); {saved} is overwritten")
+            cfg = new
+    else:
+        cfg = _apply_overrides(load_config(args.config or DEFAULT_CONFIG_PATH), args)
     validate_config(cfg)  # the overrides too
-    return cfg, Path(t["logdir"])
+    return cfg, Path(cfg["training"]["logdir"])
+
+
+def load_weights(model: PPO, arg: str, ckpt: Path, device: str) -> None:
+    """Weights (and optimizer state) of a checkpoint; its step count is not taken. A damaged model.zip
+    exits naming the argument and the file."""
+    try:
+        model.set_parameters(str(ckpt / "model.zip"), exact_match=True, device=device)
+    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError) as e:
+        raise SystemExit(f"{arg}: cannot load {ckpt / 'model.zip'}: {e}") from None
+
+
+def make_progress_bar(enabled: bool) -> ProgressBarCallback | None:
+    return ProgressBarCallback() if enabled else None
+
+
+def close_progress_bar(cb: ProgressBarCallback | None) -> None:
+    """After an interrupt (no _on_training_end): stop rich's live display, which holds sys.stdout."""
+    pbar = getattr(cb, "pbar", None)
+    if pbar is not None:
+        pbar.close()
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001
@@ -121,15 +177,18 @@ def main(argv: list[str] | None = None) -> Path:
         raise SystemExit(f"{logdir} already holds checkpoints: pass --resume to continue it, or another --logdir")
     if args.resume and not list_checkpoints(ckpt_root):
         raise SystemExit(f"--resume: no checkpoint under {ckpt_root}")
+    # Before the run directory is written or any worker starts: a bad --init-from fails at once, naming it.
+    init = open_checkpoint("--init-from", args.init_from) if args.init_from and not args.resume else None
     logdir.mkdir(parents=True, exist_ok=True)
     _write_yaml_atomic(logdir / "config.yaml", cfg)
     set_torch_threads(t["torch_threads"])
     if cfg["phase"] == "3":
-        return train_phase3(args, cfg, logdir, ckpt_root)
+        return train_phase3(args, cfg, logdir, ckpt_root, init)
 
     # Envs: n_workers processes each stepping n_envs / n_workers envs (wildrobot_gym.vec_env).
     venv = make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"])
     state: dict = {}
+    tb_logger = None
     try:
         if args.resume:
             ckpt = resolve_checkpoint(ckpt_root)
@@ -138,15 +197,16 @@ def main(argv: list[str] | None = None) -> Path:
             model = PPO.load(ckpt / "model.zip", env=venv, device=t["device"])
             print(f"resuming {ckpt} at step {model.num_timesteps}")
         else:
-            init = resolve_checkpoint(args.init_from) if args.init_from else None
             venv = wrap_normalize(venv, cfg, init / "vecnormalize.pkl" if init else None)
             model = PPO("MlpPolicy", venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg))
             if init is not None:
                 # Weights (and optimizer state) of the previous phase; the step count starts at 0.
-                model.set_parameters(str(init / "model.zip"), exact_match=True, device=t["device"])
+                load_weights(model, "--init-from", init, t["device"])
                 print(f"initialised from {init}")
-        # One TensorBoard directory per run: a resumed run appends, its x axis continuing.
-        model.set_logger(configure(str(logdir / "tb"), ["stdout", "tensorboard"] if args.verbose else ["tensorboard"]))
+        # One TensorBoard directory per run: a resumed run appends a new event file, its x axis continuing
+        # from the checkpoint (what the killed run logged after it is purged).
+        tb_logger = make_logger(logdir / "tb", args.verbose, model.num_timesteps if args.resume else None)
+        model.set_logger(tb_logger)
 
         curriculum = None
         episode_hooks = []
@@ -162,22 +222,30 @@ def main(argv: list[str] | None = None) -> Path:
         def extra_state() -> dict:
             return {"curriculum": curriculum.state_dict()} if curriculum is not None else {}
 
-        stats_cb = EpisodeStatsCallback(on_episode=(lambda s: [h(s) for h in episode_hooks]) if episode_hooks else None)
+        stats_cb = EpisodeStatsCallback(on_episode=(lambda s: [h(s) for h in episode_hooks]) if episode_hooks else None,
+                                        print_every=args.log_every)
         ckpt_cb = CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, extra_state, verbose=args.verbose)
-        callbacks = [stats_cb, *callbacks, ckpt_cb]  # stats first: the curriculum reads its episodes
+        pbar = make_progress_bar(not args.no_progress_bar)
+        # stats first: the curriculum reads its episodes
+        callbacks = [stats_cb, *callbacks, ckpt_cb, *([pbar] if pbar else [])]
 
         remaining = t["total_timesteps"] - model.num_timesteps
         if remaining > 0:
             try:
-                model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False,
-                            progress_bar=not args.no_progress_bar)
+                model.learn(remaining, callback=CallbackList(callbacks), reset_num_timesteps=False)
             except KeyboardInterrupt:
-                print(f"\ninterrupted at step {model.num_timesteps}: saving a final checkpoint")
+                close_progress_bar(pbar)
+                print(f"\ninterrupted at step {model.num_timesteps}: saving a final checkpoint", flush=True)
+        # The VecEnv may be mid-step here (interrupted in step_wait): the save must not talk to the
+        # workers. It does not: VecNormalize pickles its statistics only (BatchedSubprocVecEnv would
+        # raise rather than read a wrong reply if it did).
         final = save_checkpoint(ckpt_root, model, model.get_vec_normalize_env(), cfg, extra_state())
-        print(f"final checkpoint: {final} ({model.num_timesteps} steps)")
+        print(f"final checkpoint: {final} ({model.num_timesteps} steps)", flush=True)
         return final
     finally:
-        venv.close()
+        if tb_logger is not None:
+            tb_logger.close()  # flush TensorBoard before the process exits
+        venv.close()  # never blocks: see BatchedSubprocVecEnv.close
 
 
 # ---------------------------------------------------------------------------- Phase 3 (AMP)
@@ -206,8 +274,10 @@ def log_amp_metrics(model: PPO, metrics: dict[str, float], prefix: str = "") -> 
     model.logger.dump(step=model.num_timesteps)
 
 
-def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: Path) -> Path:
-    """Phase 3 through `AMPTrainer` (module docstring); returns the final checkpoint directory."""
+def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: Path,
+                 init: Path | None = None) -> Path:
+    """Phase 3 through `AMPTrainer` (module docstring); returns the final checkpoint directory.
+    `init`: the --init-from checkpoint (resolved), ignored on --resume."""
     import torch as th
     from imitation.util import logger as im_logger
 
@@ -232,6 +302,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
           f"{len(ref.motions)} motions, {ref.num_transitions} transitions")
 
     raw = make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"], amp_features=(fc.lin_vel_mode, fc.lin_vel_clip))
+    tb_logger = None
     try:
         pdim = int(raw.get_attr("policy_obs_dim", [0])[0])
         if resume is not None:
@@ -239,12 +310,12 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
             model = PPO.load(resume / "model.zip", device=t["device"])  # the trainer sets its env
             print(f"resuming {resume} at step {model.num_timesteps}")
         else:
-            source = resolve_checkpoint(args.init_from) if args.init_from else None
+            source = init
             # Built on the policy-only space; the trainer points it at its own stack (amp.py docstring).
             model = PPO("MlpPolicy", StripAMPFeatures(raw, pdim), seed=t["seed"], device=t["device"], verbose=0,
                         **ppo_kwargs(cfg))
             if source is not None:
-                model.set_parameters(str(source / "model.zip"), exact_match=True, device=t["device"])
+                load_weights(model, "--init-from", source, t["device"])
                 print(f"initialised from {source}")
             else:
                 print("warning: phase 3 without --init-from: AMP from scratch (seed 002 starts from Phase 2)")
@@ -257,7 +328,8 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         )
         # imitation gave PPO its HierarchicalLogger, which would prefix PPO's scalars with raw/gen/...:
         # PPO keeps an SB3 logger so that Phase 3's curves have the same tags and step axis as 1E / 2.
-        model.set_logger(configure(str(logdir / "tb"), ["stdout", "tensorboard"] if args.verbose else ["tensorboard"]))
+        tb_logger = make_logger(logdir / "tb", args.verbose, model.num_timesteps if resume is not None else None)
+        model.set_logger(tb_logger)
         if resume is not None:
             trainer.load_amp_state_dict(th.load(resume / AMP_FILE, map_location="cpu", weights_only=True))
 
@@ -273,7 +345,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
             trainer.reward_wrapper.style_weight = w * acfg.reward.style_weight
 
         amp_sec = cfg["amp"]
-        trainer.add_gen_callback(EpisodeStatsCallback())
+        trainer.add_gen_callback(EpisodeStatsCallback(print_every=args.log_every))
         trainer.add_gen_callback(StyleScheduleCallback(amp_sec["style_weights"], amp_sec["schedule_boundaries"],
                                                        t["total_timesteps"], apply=set_style_weight))
         trainer.add_gen_callback(CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, amp_state,
@@ -298,7 +370,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
             try:
                 trainer.train(rounds * round_steps, callback=end_of_round)
             except KeyboardInterrupt:
-                print(f"\ninterrupted at step {model.num_timesteps}: saving a final checkpoint")
+                print(f"\ninterrupted at step {model.num_timesteps}: saving a final checkpoint", flush=True)
         else:
             print(f"nothing to train: {t['total_timesteps'] - model.num_timesteps} steps left, one round is {round_steps}")
         final = save_checkpoint(ckpt_root, model, model.get_vec_normalize_env(), cfg, amp_state(), amp_files())
@@ -307,7 +379,9 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
               f"feature stage {trainer.feature_schedule.name}, AUC {m.get('amp/auc', float('nan')):.3f})")
         return final
     finally:
-        raw.close()
+        if tb_logger is not None:
+            tb_logger.close()  # flush TensorBoard before the process exits
+        raw.close()  # never blocks: see BatchedSubprocVecEnv.close
 
 
 if __name__ == "__main__":

@@ -51,11 +51,11 @@ Every number lives in ``configs/amp.yaml`` (`load_amp_config`).
 from __future__ import annotations
 
 import collections
+import functools
 import math
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Annotated, Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -68,10 +68,13 @@ from imitation.rewards.reward_wrapper import RewardVecEnvWrapper
 from stable_baselines3.common import base_class
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from annotated_types import MinLen
+from pydantic import ConfigDict, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from torch import nn
 
-import yaml
-
+from wildrobot_gym.config import ConfigError, format_error, read_yaml
+from wildrobot_gym.config.values import expect, flag, integer, one_of, real, text
 from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.amp_features import LAYOUT, LIN_VEL_MODES, FeatureLayout, compute_features, mirror_features
 
@@ -85,65 +88,72 @@ HEIGHT_COMPONENTS: tuple[str, ...] = ("root_height",)
 # ================================================================================================
 # Configuration (configs/amp.yaml)
 # ================================================================================================
-@dataclass(frozen=True)
+# Pydantic dataclasses: attribute access, positional construction, `dataclasses.asdict` / `replace`, equality
+# and hashing work as for the plain frozen dataclasses they were; the field types carry the ranges
+# (wildrobot_gym.config.values), so YAML (`config_from_dict`) and direct construction are checked alike.
+# A bad value raises pydantic's ValidationError (a ValueError) on construction, `ConfigError` naming the
+# dotted key from `config_from_dict` / `load_amp_config`.
+_config = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))
+
+_PosInt = integer(gt=0)
+_NonNegInt = integer(ge=0)
+_Pos = real(gt=0)
+_NonNeg = real(ge=0)
+_Unit = real(ge=0, le=1)
+_Flag = flag("true/false")  # amp.yaml's old wording, kept (tests match it); phase configs say "true or false"
+_Name = text()  # a feature component's or a stage's name
+
+
+@_config
 class DiscriminatorConfig:
     """Network, optimiser and regularisation of the discriminator."""
 
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.0
-    batch_size: int = 512
-    updates_per_round: int = 4
-    grad_penalty_weight: float = 10.0
-    input_noise_std: float = 0.05
-    norm_clip: float = 5.0
-    norm_eps: float = 1e-5
+    hidden_sizes: Annotated[tuple[_PosInt, ...], MinLen(1),
+                            expect("a non-empty list of integers > 0", keep_item_errors=True)] = (256, 256)
+    activation: str = "relu"  # a key of _ACTIVATIONS
+    learning_rate: _Pos = 1e-4
+    weight_decay: _NonNeg = 0.0
+    batch_size: _PosInt = 512
+    updates_per_round: _PosInt = 4
+    grad_penalty_weight: _NonNeg = 10.0
+    input_noise_std: _NonNeg = 0.05
+    norm_clip: _Pos = 5.0
+    norm_eps: _Pos = 1e-5
 
-    def __post_init__(self) -> None:
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
-        _positive(self, "learning_rate", "batch_size", "updates_per_round", "norm_clip", "norm_eps")
-        _non_negative(self, "weight_decay", "grad_penalty_weight", "input_noise_std")
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, value: str) -> str:
+        if value not in _ACTIVATIONS:  # the discriminator's own table, defined with the network below
+            raise ValueError(f"expected one of {sorted(_ACTIVATIONS)}, got {value!r}")
+        return value
 
 
-@dataclass(frozen=True)
+@_config
 class ReplayConfig:
     """Policy-sample replay: capacity and the fresh / old mix."""
 
-    capacity: int = 100_000
-    fresh_fraction: float = 0.5
-
-    def __post_init__(self) -> None:
-        _positive(self, "capacity")
-        _unit(self, "fresh_fraction")
+    capacity: _PosInt = 100_000
+    fresh_fraction: _Unit = 0.5
 
 
-@dataclass(frozen=True)
+@_config
 class ReferenceConfig:
     """Reference minibatch sampling."""
 
-    temperature: float = 1.0
-    min_motions_per_batch: int = 3
-    mirror_prob: float = 0.0
-    weight_by_length: bool = True
-
-    def __post_init__(self) -> None:
-        _positive(self, "temperature")
-        _non_negative(self, "min_motions_per_batch")
-        _unit(self, "mirror_prob")
+    temperature: _Pos = 1.0
+    min_motions_per_batch: _NonNegInt = 3
+    mirror_prob: _Unit = 0.0
+    weight_by_length: _Flag = True
 
 
-@dataclass(frozen=True)
+@_config
 class FeatureStageConfig:
-    """One stage of the feature reintroduction schedule."""
+    """One stage of the feature reintroduction schedule (`FeatureSchedule` checks the order and the names)."""
 
-    name: str = "stage0"
-    start_step: int = 0
-    drop: tuple[str, ...] = ()
-    max_fall_rate: Optional[float] = None
+    name: _Name = "stage0"
+    start_step: _NonNegInt = 0
+    drop: tuple[_Name, ...] = ()
+    max_fall_rate: Optional[_Unit] = None  # a fraction of episodes; None: no fall-rate gate
 
 
 def _default_stages() -> tuple[FeatureStageConfig, ...]:
@@ -154,92 +164,86 @@ def _default_stages() -> tuple[FeatureStageConfig, ...]:
     )
 
 
-@dataclass(frozen=True)
+@_config
 class FeaturesConfig:
     """Feature parameters (must match the dataset's) and the reintroduction schedule."""
 
-    lin_vel_mode: str = "clip"
-    lin_vel_clip: float = 1.5
-    fall_window: int = 100
+    lin_vel_mode: one_of(*LIN_VEL_MODES) = "clip"
+    lin_vel_clip: _Pos = 1.5
+    fall_window: _PosInt = 100
     stages: tuple[FeatureStageConfig, ...] = field(default_factory=_default_stages)
 
-    def __post_init__(self) -> None:
-        if self.lin_vel_mode not in LIN_VEL_MODES:
-            raise ValueError(f"lin_vel_mode must be one of {LIN_VEL_MODES}, got {self.lin_vel_mode!r}")
-        _positive(self, "lin_vel_clip", "fall_window")
-        FeatureSchedule(self.stages)  # validates names, order and droppability
+    @model_validator(mode="after")
+    def _schedule(self) -> "FeaturesConfig":
+        try:
+            FeatureSchedule(self.stages)  # validates names, order and droppability
+        except KeyError as exc:  # pydantic turns only ValueErrors into errors that name the key
+            raise ValueError(str(exc)) from exc
+        return self
 
 
-@dataclass(frozen=True)
+@_config
 class RewardConfig:
     """total = task_weight * task + style_weight * amp_weight * style."""
 
-    task_weight: float = 1.0
-    style_weight: float = 1.0
-    diversity_weight: float = 0.0
-
-    def __post_init__(self) -> None:
-        _non_negative(self, "task_weight", "style_weight")
-        if self.diversity_weight != 0.0:
-            raise ValueError("diversity_weight: no diversity bonus is implemented; it must be 0")
+    task_weight: _NonNeg = 1.0
+    style_weight: _NonNeg = 1.0
+    diversity_weight: real("0 (no diversity bonus is implemented)", ge=0, le=0) = 0.0
 
 
-@dataclass(frozen=True)
+@_config
 class RampConfig:
     """AMP weight ramp and its discriminator-health gate (seed 000)."""
 
-    initial: float = 0.05
-    final: float = 1.0
-    ramp_start: int = 5000
-    ramp_end: int = 50_000
-    auc_min: float = 0.60
-    auc_max: float = 0.85
-    max_abs_logit: float = 5.0
+    initial: _NonNeg = 0.05
+    final: _NonNeg = 1.0
+    ramp_start: _NonNegInt = 5000
+    ramp_end: _PosInt = 50_000
+    auc_min: _Unit = 0.60
+    auc_max: _Unit = 0.85
+    max_abs_logit: _Pos = 5.0
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.ramp_start < self.ramp_end:
+    @model_validator(mode="after")
+    def _ordered(self) -> "RampConfig":
+        # two keys together: the message names the section and both
+        if not self.ramp_start < self.ramp_end:
             raise ValueError(f"need 0 <= ramp_start < ramp_end, got {self.ramp_start}, {self.ramp_end}")
-        if not 0 <= self.auc_min <= self.auc_max <= 1:
+        if not self.auc_min <= self.auc_max:
             raise ValueError(f"need 0 <= auc_min <= auc_max <= 1, got {self.auc_min}, {self.auc_max}")
-        _non_negative(self, "initial", "final")
-        _positive(self, "max_abs_logit")
+        return self
 
 
-@dataclass(frozen=True)
+@_config
 class SmokeTestConfig:
     """Micro-train smoke test gates (seed 000) and sizes."""
 
-    auc_min: float = 0.6
-    auc_max: float = 0.9
-    min_reward_variance: float = 0.05
-    policy_steps: int = 3000
-    eval_fraction: float = 0.2
-    eval_size: int = 1000
-    log_interval: int = 100
+    auc_min: _Unit = 0.6
+    auc_max: _Unit = 0.9
+    min_reward_variance: _NonNeg = 0.05
+    policy_steps: _PosInt = 3000
+    eval_fraction: _Unit = 0.2
+    eval_size: _PosInt = 1000
+    log_interval: _PosInt = 100
 
-    def __post_init__(self) -> None:
-        _positive(self, "policy_steps", "eval_size", "log_interval")
-        _unit(self, "eval_fraction")
+    @model_validator(mode="after")
+    def _ordered(self) -> "SmokeTestConfig":
+        if not self.auc_min <= self.auc_max:  # an empty band would fail every smoke test
+            raise ValueError(f"need 0 <= auc_min <= auc_max <= 1, got {self.auc_min}, {self.auc_max}")
+        return self
 
 
-@dataclass(frozen=True)
+@_config
 class Phase3RunConfig:
     """How training/train_ppo.py runs Phase 3 (and training/run_pipeline.py its decision tree)."""
 
-    dataset: str = "data/tier0plus"
-    pretrain_updates: int = 1000
-    pretrain_policy_steps: int = 8192
-    path_b_initial_weight: float = 0.1
-    smoke_test_updates: int = 5000
-
-    def __post_init__(self) -> None:
-        if not self.dataset:
-            raise ValueError("dataset must be a non-empty path")
-        _non_negative(self, "pretrain_updates", "path_b_initial_weight")
-        _positive(self, "pretrain_policy_steps", "smoke_test_updates")
+    dataset: text("a non-empty path") = "data/tier0plus"
+    pretrain_updates: _NonNegInt = 1000
+    pretrain_policy_steps: _PosInt = 8192
+    path_b_initial_weight: _NonNeg = 0.1
+    smoke_test_updates: _PosInt = 5000
 
 
-@dataclass(frozen=True)
+@_config
 class AMPConfig:
     """Everything of configs/amp.yaml."""
 
@@ -253,86 +257,30 @@ class AMPConfig:
     phase3: Phase3RunConfig = field(default_factory=Phase3RunConfig)
 
 
-def _positive(obj: Any, *names: str) -> None:
-    for n in names:
-        if not getattr(obj, n) > 0:
-            raise ValueError(f"{n} must be > 0, got {getattr(obj, n)!r}")
-
-
-def _non_negative(obj: Any, *names: str) -> None:
-    for n in names:
-        if not getattr(obj, n) >= 0:
-            raise ValueError(f"{n} must be >= 0, got {getattr(obj, n)!r}")
-
-
-def _unit(obj: Any, *names: str) -> None:
-    for n in names:
-        if not 0 <= getattr(obj, n) <= 1:
-            raise ValueError(f"{n} must be in [0, 1], got {getattr(obj, n)!r}")
-
-
-def _convert(typ: Any, value: Any, where: str) -> Any:
-    """Check and convert one YAML value to `typ`; errors name the dotted key."""
-    origin, args = typing.get_origin(typ), typing.get_args(typ)
-    if origin is typing.Union:  # Optional[X]
-        if value is None:
-            return None
-        return _convert(next(a for a in args if a is not type(None)), value, where)
-    if is_dataclass(typ):
-        return config_from_dict(typ, value, where)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-    if typ is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{where}: expected a finite number, got {value!r}")
-        return float(value)
-    if typ is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"{where}: unsupported config type {typ}")  # pragma: no cover
+@functools.lru_cache(maxsize=None)
+def _adapter(cls: type) -> TypeAdapter:
+    return TypeAdapter(cls)
 
 
 def config_from_dict(cls: type, data: Mapping[str, Any] | None, section: str = "amp") -> Any:
-    """Dataclass `cls` from a mapping; missing keys keep the defaults; unknown keys / bad types raise
-    ValueError naming the dotted key (e.g. ``amp.ramp.auc_min``)."""
+    """Config dataclass `cls` (e.g. `AMPConfig`) from a mapping (YAML, or `dataclasses.asdict` of one as
+    saved with a checkpoint); missing keys keep the defaults. An unknown key, a wrong type or a value out
+    of range raises `ConfigError` (a ValueError) naming the dotted key, e.g. ``amp.ramp.auc_min: ...``."""
     data = {} if data is None else data
     if not isinstance(data, Mapping):
-        raise ValueError(f"{section}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{section}.{unknown[0]}: unknown key (known: {names})")
-    kwargs = {k: _convert(hints[k], v, f"{section}.{k}") for k, v in data.items()}
+        raise ConfigError(f"{section}: expected a mapping, got {type(data).__name__}")
     try:
-        return cls(**kwargs)
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"{section}: {exc}") from exc
+        return _adapter(cls).validate_python(dict(data))
+    except ValidationError as exc:
+        raise format_error(exc, cls, section) from None
 
 
 def load_amp_config(path: str | Path = DEFAULT_AMP_CONFIG, section: str | None = None) -> AMPConfig:
     """`AMPConfig` from a YAML file (its top level, or the mapping under `section`, e.g. ``amp``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"amp config: no such file: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"amp config: {path} is not valid YAML: {exc}") from exc
+    doc = read_yaml(path, "amp config") or {}
     if section is not None:
         if not isinstance(doc, Mapping) or section not in doc:
-            raise ValueError(f"amp config: {path} has no section {section!r}")
+            raise ConfigError(f"amp config: {path} has no section {section!r}")
         doc = doc[section]
     return config_from_dict(AMPConfig, doc, section or "amp")
 

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -75,7 +76,10 @@ BUNDLE_FILES = ("vecnormalize.pkl", "state.json", "amp.pt")
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint directory from: the directory, its model.zip, a run's logdir or checkpoints dir
-    (latest), or a policy bundle ``NAME.zip`` written by `export_policy` (unpacked to a temp folder)."""
+    (latest), or a policy bundle ``NAME.zip`` written by `export_policy` (unpacked to a temp folder).
+
+    Raises FileNotFoundError when there is none there and ValueError for a truncated or corrupt
+    bundle (see `unpack_policy`); both messages name `path`."""
     p = Path(path)
     if p.is_file() and p.name == "model.zip":
         p = p.parent
@@ -105,18 +109,34 @@ def export_policy(ckpt: Path, out: Path) -> Path:
 
 
 def unpack_policy(bundle: Path) -> Path:
-    """Unpack a policy bundle into a checkpoint directory (a temp folder) and return it."""
-    with zipfile.ZipFile(bundle) as z:
-        names = set(z.namelist())
-        missing = [n for n in ("vecnormalize.pkl", "state.json") if n not in names]
-        if missing:
-            raise FileNotFoundError(f"{bundle}: not a policy bundle, missing {missing} "
-                                    "(write one with training/export_policy.py)")
-        out = Path(tempfile.mkdtemp(prefix=f"{bundle.stem}_"))
+    """Unpack a policy bundle into a checkpoint directory (a temp folder) and return it.
+
+    Raises FileNotFoundError (no such file, or a zip that is not a bundle) or ValueError (a truncated
+    or corrupt zip), each naming the file."""
+    bundle = Path(bundle)
+    if not bundle.is_file():
+        raise FileNotFoundError(f"policy bundle {str(bundle)!r} not found")
+    out = Path(tempfile.mkdtemp(prefix=f"{bundle.stem}_"))
+    try:
+        with zipfile.ZipFile(bundle) as z:
+            names = set(z.namelist())
+            missing = [n for n in ("vecnormalize.pkl", "state.json") if n not in names]
+            if missing:
+                raise FileNotFoundError(f"{bundle}: not a policy bundle, missing {missing} "
+                                        "(write one with training/export_policy.py)")
+            # Read every entry (CRC-checked), the model's too, so a damaged file fails here, by name.
+            for name in z.namelist():
+                data = z.read(name)
+                if name in BUNDLE_FILES:
+                    (out / name).write_bytes(data)
         shutil.copyfile(bundle, out / "model.zip")
-        for name in BUNDLE_FILES:
-            if name in names:
-                (out / name).write_bytes(z.read(name))
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+        shutil.rmtree(out, ignore_errors=True)
+        raise ValueError(f"policy bundle {str(bundle)!r} is truncated or corrupt ({e}); expected a .zip "
+                         "written by training/export_policy.py") from None
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
     return out
 
 

@@ -37,13 +37,29 @@ Termination (a fall), with ``info["fall_reason"]``
     sim_unstable  a MuJoCo warning or a non-finite state (also ``info["sim_unstable"] = True``);
                   never an exception, never a NaN observation.
 Truncation
-    after ``max_episode_steps`` control steps (default 500 = 10 s).
+    after ``max_episode_steps`` control steps (default 500 = 10 s; ``None``: never, a wrapper's job).
+    ``gym.make("WildRobotWalk-v0", max_episode_steps=N)`` gives N-step episodes. Gymnasium keeps that
+    keyword for its own ``TimeLimit`` wrapper (registered default 500, ``env.spec.max_episode_steps``)
+    and never passes it to the env, so the registration constructs the env with
+    ``max_episode_steps=None`` and adds `adopt_time_limit` after the ``TimeLimit``: it rejects a
+    non-positive or non-integer N with a ValueError at ``gym.make`` and sets the env's own limit to N,
+    so both truncate at the same step. Direct construction (the training code) uses the argument.
+
+Reset options
+    ``command``: the commanded forward velocity for this episode (a finite number, m/s; any value,
+    not only one in ``command_range``). Other keys are rejected (a misspelt key must not be ignored).
+
+Rendering
+    ``render_mode="rgb_array"``: ``height`` x ``width`` images from the "track" camera; both must be
+    positive integers within the model's offscreen framebuffer (``<global offwidth offheight>``, 640 x 480).
 
 Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase.
 """
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -59,6 +75,8 @@ from wildrobot_gym.rewards import RewardComposer
 from wildrobot_gym.robot import NUM_JOINTS, SCENE_XML, RobotSpec, load_model
 
 DEFAULT_CONFIG = CONFIG_DIR / "phase1e.yaml"
+#: The keys `WildRobotWalkEnv.reset` accepts in ``options``.
+RESET_OPTIONS = ("command",)
 
 #: (name, size, privileged): the observation's layout, in order.
 OBS_LAYOUT: tuple[tuple[str, int, bool], ...] = (
@@ -103,7 +121,7 @@ class WildRobotWalkEnv(gym.Env):
         action_scale: float | Sequence[float] = 0.5,
         command_range: Sequence[float] = (0.5, 0.8),
         fixed_command: float | None = None,
-        max_episode_steps: int = 500,
+        max_episode_steps: int | None = 500,
         min_root_height: float = 0.25,
         max_tilt_deg: float = 45.0,
         gait_frequency: float = 1.5,
@@ -119,13 +137,14 @@ class WildRobotWalkEnv(gym.Env):
         _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
                     min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold)
         self.model = load_model(model_path)
+        _check_image_size(self.model, width, height)
         self.data = mujoco.MjData(self.model)
         self.spec_ = RobotSpec.from_model(self.model)
         self.frame_skip = int(frame_skip)
         self.dt = self.model.opt.timestep * self.frame_skip
         self.command_range = (float(command_range[0]), float(command_range[1]))
         self.fixed_command = None if fixed_command is None else float(fixed_command)
-        self.max_episode_steps = int(max_episode_steps)
+        self.max_episode_steps = max_episode_steps
         self.gait_frequency = float(gait_frequency)
         self.include_privileged = bool(include_privileged)
         self.reset_noise_scale = float(reset_noise_scale)
@@ -166,8 +185,20 @@ class WildRobotWalkEnv(gym.Env):
         self.phase = 0.0
         self.steps = 0
 
+    @property
+    def max_episode_steps(self) -> int | None:
+        """Control steps after which `step` truncates (None: never); validated on every assignment."""
+        return self._max_episode_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, value: int | None) -> None:
+        self._max_episode_steps = None if value is None else _check_max_episode_steps(value)
+        # step compares against a number: infinity stands for "no limit".
+        self._step_limit = math.inf if value is None else self._max_episode_steps
+
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        _check_options(options)  # before any state changes: a rejected reset leaves the episode as it was
         super().reset(seed=seed)
         m, d, s = self.model, self.data, self.spec_
         mujoco.mj_resetData(m, d)
@@ -217,7 +248,7 @@ class WildRobotWalkEnv(gym.Env):
         else:
             reward = 0.0
         terminated = info["fall_reason"] != ""
-        truncated = not terminated and self.steps >= self.max_episode_steps
+        truncated = not terminated and self.steps >= self._step_limit
         if info["sim_unstable"]:
             reward = 0.0
         return self._observe(), float(reward), terminated, truncated, info
@@ -262,6 +293,52 @@ class WildRobotWalkEnv(gym.Env):
         return o.copy()
 
 
+def adopt_time_limit(env: gym.Env) -> gym.Env:
+    """Registered after gym.make's TimeLimit: validate its ``max_episode_steps``, make the env agree.
+
+    Returns ``env`` itself (no extra wrapper layer). ``env.spec.max_episode_steps`` is the value
+    gym.make gave the TimeLimit (its keyword, else the registered 500); None: no TimeLimit.
+    """
+    limit = env.spec.max_episode_steps if env.spec is not None else None
+    if limit is not None:
+        env.unwrapped.max_episode_steps = limit  # the property raises on 0, -5, 7.5, "10"
+    return env
+
+
+def _check_max_episode_steps(value) -> int:
+    # numbers.Integral admits numpy integers; bool is an int but no step count.
+    is_int = isinstance(value, numbers.Integral) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not is_int or value < 1:
+        raise ValueError(f"max_episode_steps: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_image_size(model: mujoco.MjModel, width, height) -> None:
+    # Checked here, not at the first render(): there a non-positive size fails deep inside MuJoCo
+    # (on some GL backends its C code aborts the whole process), and MuJoCo refuses one beyond the
+    # model's offscreen framebuffer.
+    limits = {"width": model.vis.global_.offwidth, "height": model.vis.global_.offheight}
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= limits[name]:
+            raise ValueError(
+                f"{name}: expected an integer in [1, {limits[name]}] (the model's offscreen framebuffer, "
+                f"<visual><global off{name}=.../>), got {value!r}")
+
+
+def _check_options(options) -> None:
+    if options is None:
+        return
+    if not isinstance(options, Mapping):
+        raise ValueError(f"options: expected a dict or None, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(RESET_OPTIONS), key=str)
+    if unknown:
+        raise ValueError(f"options: unknown key(s) {unknown}; accepted: {list(RESET_OPTIONS)}")
+    if "command" in options:
+        cmd = options["command"]
+        if isinstance(cmd, bool) or not isinstance(cmd, numbers.Real) or not math.isfinite(cmd):
+            raise ValueError(f"options['command']: expected a finite number (forward velocity, m/s), got {cmd!r}")
+
+
 def _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
                 min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold) -> None:
     if render_mode not in (None, "rgb_array"):
@@ -275,8 +352,8 @@ def _check_args(render_mode, frame_skip, action_scale, command_range, fixed_comm
         raise ValueError(f"command_range: expected (min, max) with min <= max, got {tuple(command_range)!r}")
     if fixed_command is not None and not math.isfinite(fixed_command):
         raise ValueError(f"fixed_command: expected a finite number or None, got {fixed_command!r}")
-    if int(max_episode_steps) != max_episode_steps or max_episode_steps < 1:
-        raise ValueError(f"max_episode_steps: expected a positive integer, got {max_episode_steps!r}")
+    if max_episode_steps is not None:
+        _check_max_episode_steps(max_episode_steps)
     for name, value in (("min_root_height", min_root_height), ("gait_frequency", gait_frequency),
                         ("reset_noise_scale", reset_noise_scale), ("contact_threshold", contact_threshold)):
         if not math.isfinite(value) or value < 0:

@@ -15,7 +15,9 @@ options applied at the next `reset()`, `env_method` / `get_attr` / `set_attr` wi
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
+import time
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Iterable, Sequence
 
@@ -103,6 +105,18 @@ def _worker(remote: Connection, parent_remote: Connection, env_fns: CloudpickleW
         remote.close()
 
 
+def _drain(remote: Connection, deadline: float) -> None:
+    """Discard what `remote` sends until EOF (the worker has exited) or `deadline` (time.monotonic()).
+    Raw reads, no unpickling: the stream may start in the middle of a message."""
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0 or not remote.poll(left) or not os.read(remote.fileno(), 1 << 20):
+                return
+        except OSError:
+            return
+
+
 class BatchedSubprocVecEnv(VecEnv):
     """``len(env_fns)`` envs split over ``n_workers`` processes (contiguous blocks, as even as possible).
 
@@ -132,20 +146,43 @@ class BatchedSubprocVecEnv(VecEnv):
             child.close()
             self.remotes.append(parent)
             self.processes.append(p)
-        self.remotes[0].send(("spaces", None))
-        obs_space, act_space, _ = self.remotes[0].recv()
+        # _pending[w]: worker w owes us a reply. An interrupt (Ctrl-C, SIGTERM) can land between two
+        # workers' replies or inside one recv; close() reads this instead of trusting `waiting`.
+        self._pending = [False] * len(self.remotes)
         self.waiting = False
         self.closed = False
+        self._send(0, ("spaces", None))
+        obs_space, act_space, _ = self._recv(0)
         super().__init__(n_envs, obs_space, act_space)
+
+    # ------------------------------------------------------------------ pipe protocol
+    def _send(self, w: int, msg: tuple) -> None:
+        self._pending[w] = True  # before the send: an interrupted send leaves a torn stream too
+        self.remotes[w].send(msg)
+
+    def _recv(self, w: int) -> Any:
+        out = self.remotes[w].recv()
+        self._pending[w] = False
+        return out
+
+    def _check_idle(self, what: str) -> None:
+        """Refuse to talk to the workers while replies are owed (a step in flight, or one torn by an
+        interrupt): the next recv would read the wrong reply, or block forever."""
+        if self.closed:
+            raise RuntimeError(f"BatchedSubprocVecEnv.{what}: the VecEnv is closed")
+        if any(self._pending):
+            raise RuntimeError(f"BatchedSubprocVecEnv.{what}: a step is in flight (step_async without "
+                               "step_wait, or one interrupted); only close() is allowed now")
 
     # ------------------------------------------------------------------ stepping
     def step_async(self, actions: np.ndarray) -> None:
-        for remote, block in zip(self.remotes, self._blocks):
-            remote.send(("step", actions[block[0]: block[-1] + 1]))
+        self._check_idle("step_async")
+        for w, block in enumerate(self._blocks):
+            self._send(w, ("step", actions[block[0]: block[-1] + 1]))
         self.waiting = True
 
     def step_wait(self):
-        results = [remote.recv() for remote in self.remotes]
+        results = [self._recv(w) for w in range(len(self.remotes))]
         self.waiting = False
         obs = np.concatenate([r[0] for r in results])
         rews = np.concatenate([r[1] for r in results])
@@ -155,33 +192,48 @@ class BatchedSubprocVecEnv(VecEnv):
         return obs, rews, dones, infos
 
     def reset(self):
-        for remote, block in zip(self.remotes, self._blocks):
-            remote.send(("reset", ([self._seeds[i] for i in block], [self._options[i] for i in block])))
-        results = [remote.recv() for remote in self.remotes]
+        self._check_idle("reset")
+        for w, block in enumerate(self._blocks):
+            self._send(w, ("reset", ([self._seeds[i] for i in block], [self._options[i] for i in block])))
+        results = [self._recv(w) for w in range(len(self.remotes))]
         self.reset_infos = [info for r in results for info in r[1]]
         self._reset_seeds()
         self._reset_options()
         return np.concatenate([r[0] for r in results])
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the workers; returns within about `timeout` + 2 s whatever state the pipes are in.
+
+        Never `recv()`s: after an interrupt inside `step_wait` a reply may have been consumed already
+        (a blocking recv would then wait forever: the old hang) or half read (the rest is not a
+        message). "close" goes out first; then owed replies are drained as raw bytes until EOF, so a
+        worker blocked sending a large reply gets to read "close". A worker still alive at the
+        deadline is terminated, then killed."""
         if self.closed:
             return
-        if self.waiting:
-            for remote in self.remotes:
-                try:
-                    remote.recv()
-                except (EOFError, ConnectionResetError):
-                    pass
+        self.closed = True
+        deadline = time.monotonic() + timeout
         for remote in self.remotes:
             try:
                 remote.send(("close", None))
-            except (BrokenPipeError, OSError):
+            except OSError:  # BrokenPipeError included: the worker is gone already
                 pass
+        for w, remote in enumerate(self.remotes):
+            if self._pending[w]:
+                _drain(remote, deadline)
         for p in self.processes:
-            p.join(timeout=10)
+            p.join(timeout=max(deadline - time.monotonic(), 0.1))
+        for p in self.processes:
             if p.is_alive():
                 p.terminate()
-        self.closed = True
+                p.join(timeout=1)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=1)
+        for remote in self.remotes:
+            remote.close()
+        self.waiting = False
+        self._pending = [False] * len(self.remotes)
 
     # ------------------------------------------------------------------ per-env access
     def _by_worker(self, indices: VecEnvIndices) -> dict[int, list[int]]:
@@ -192,12 +244,13 @@ class BatchedSubprocVecEnv(VecEnv):
         return out
 
     def _call(self, cmd: str, indices: VecEnvIndices, *payload: Any) -> list[Any]:
+        self._check_idle(cmd)
         groups = self._by_worker(indices)
         for w, local in groups.items():
-            self.remotes[w].send((cmd, (local, *payload)))
+            self._send(w, (cmd, (local, *payload)))
         out: list[Any] = []
         for w in groups:
-            res = self.remotes[w].recv()
+            res = self._recv(w)
             if res is not None:
                 out.extend(res)
         return out

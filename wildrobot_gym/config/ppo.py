@@ -1,0 +1,58 @@
+"""The ``ppo:`` (SB3 PPO hyperparameters, policy network) and ``training:`` (the run) sections."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from pydantic import StringConstraints
+
+from .base import Section
+from .values import Finite, Flag, NonNeg, PosInt, Positive, Text, expect, integer, items, number, one_of
+
+#: Policy activations (training/common.py ACTIVATIONS maps them to torch modules).
+ACTIVATIONS = ("elu", "relu", "tanh", "leaky_relu")
+#: multiprocessing start methods (the worker processes of wildrobot_gym.vec_env).
+START_METHODS = ("fork", "spawn", "forkserver")
+#: torch devices SB3 accepts here: "auto" picks cuda when there is one.
+DEVICE_PATTERN = r"cpu|cuda|cuda:\d+|auto|mps"
+
+_Discount = number(gt=0, le=1)  # gamma, lambda: 0 would ignore the future entirely
+
+
+class PPOSection(Section):
+    """Stable-Baselines3 PPO arguments and the actor / critic MLPs (training/common.py ppo_kwargs)."""
+
+    learning_rate: Positive
+    n_steps: PosInt                 # rollout steps per env; n_steps * training.n_envs samples per update
+    # SB3 normalises advantages per minibatch: a minibatch of 1 has no std (NaN loss)
+    batch_size: integer("a positive integer >= 2", ge=2)
+    n_epochs: PosInt
+    gamma: _Discount
+    gae_lambda: _Discount
+    clip_range: Positive
+    ent_coef: NonNeg
+    vf_coef: NonNeg
+    max_grad_norm: Positive
+    target_kl: Optional[Positive]   # null: no early stop
+    pi_net: items(PosInt, "a non-empty list of positive integers")
+    vf_net: items(PosInt, "a non-empty list of positive integers")
+    activation: one_of(*ACTIVATIONS)
+    log_std_init: Finite
+    ortho_init: Flag
+
+
+class TrainingSection(Section):
+    """Run length, vectorisation, normalisation, checkpoints and where the run goes."""
+
+    total_timesteps: PosInt
+    n_envs: PosInt
+    n_workers: integer("an integer >= 0 (0: all envs in this process)", ge=0)
+    seed: integer(ge=0, le=2**32 - 1)  # numpy's seed range
+    logdir: Text
+    checkpoint_interval: PosInt       # env steps between checkpoints
+    norm_obs: Flag
+    norm_reward: Flag
+    clip_obs: Positive
+    torch_threads: integer("an integer >= 0 (0: torch's default)", ge=0)
+    start_method: one_of(*START_METHODS)
+    device: Annotated[str, StringConstraints(strict=True, pattern=rf"^(?:{DEVICE_PATTERN})$"),
+                      expect("cpu, cuda, cuda:N, auto or mps")]

@@ -1,0 +1,50 @@
+"""The ``reward_weights:`` and ``reward_params:`` sections (and a curriculum stage's weights).
+
+The weight fields are made from `wildrobot_gym.rewards.TERMS`, so a new term needs no change here.
+The parameters are listed with their ranges (how `rewards.py` uses each); tests/test_config.py checks
+that they are exactly `DEFAULT_PARAMS`.
+"""
+from __future__ import annotations
+
+from pydantic import create_model
+
+from wildrobot_gym.rewards import TERMS
+
+from .base import Section
+from .values import Finite, NonNeg, Positive, UnitInterval
+
+
+class _Weights(Section):
+    key_kind = "reward term"
+
+
+class _AllWeights(_Weights):
+    missing_hint = " (every term needs a weight, 0 disables it)"
+
+
+#: Every term of `TERMS` with its weight (a number >= 0; penalties are negative terms, 0 disables one).
+RewardWeights: type[Section] = create_model(
+    "RewardWeights", __base__=_AllWeights, __doc__="Weight of every reward term (all required, >= 0).",
+    **{name: (NonNeg, ...) for name in TERMS},
+)
+
+#: Some terms' weights (a curriculum stage sets only the contact terms; the others keep theirs).
+StageWeights: type[Section] = create_model(
+    "StageWeights", __base__=_Weights, __doc__="Weights of some reward terms (each >= 0).",
+    **{name: (NonNeg, None) for name in TERMS},
+)
+
+
+class RewardParams(Section):
+    """Shape parameters of the reward terms (`rewards.DEFAULT_PARAMS` fills the ones not given)."""
+
+    key_kind = "parameter"
+
+    tracking_sigma: Positive = None       # exp(-err^2 / sigma): <= 0 inverts or divides by zero
+    tracking_lin_scale: Positive = None   # m/s where tracking_lin_xy reaches 0: a divisor
+    joint_limit_soft: UnitInterval = None  # fraction of the half range where the penalty starts
+    existential_value: Finite = None      # the per-step constant (the seed's -5.0): either sign
+    air_time_target: NonNeg = None        # s of swing before foot_air_time pays
+    air_time_cap: NonNeg = None           # s: most a touchdown can earn
+
+
