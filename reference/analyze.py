@@ -30,12 +30,17 @@ import logging
 import math
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from wildrobot_gym.config.reference import (  # noqa: F401  (re-exported)
+    AnalysisConfig,
+    DashboardConfig,
+    load_analysis_config,
+)
 from reference.miner import (
     DEFAULT_CONFIG_PATH,
     GATE_NAMES,
@@ -48,7 +53,6 @@ from reference.miner import (
     gate_matrix,
     load_dataset,
     mine_rollout,
-    read_config_section,
     span_metrics,
     check_gates,
     validate_records,
@@ -59,48 +63,8 @@ log = logging.getLogger(__name__)
 DECISIONS = ("proceed", "borderline", "stop_path_b")
 
 
-@dataclass(frozen=True)
-class DashboardConfig:
-    """The seed's metrics dashboard: minimum and target of each dataset metric."""
-
-    seconds_min: float = 30.0
-    seconds_target: float = 60.0
-    segments_min: int = 5
-    segments_target: int = 10
-    load_mean_min: float = 0.85
-    load_mean_target: float = 0.90
-    harness_p95_max: float = 0.10
-    harness_p95_target: float = 0.08
-    unloaded_max: float = 0.10
-    unloaded_target: float = 0.05
-    alternation_min: float = 0.10
-    alternation_target: float = 0.20
-    clips_min: int = 3
-    clips_target: int = 5
-
-
-@dataclass(frozen=True)
-class AnalysisConfig:
-    """Decision thresholds, per-clip diagnostic limits and plot settings (``analysis:`` section)."""
-
-    proceed_seconds: float = 60.0
-    borderline_seconds: float = 30.0
-    actuator_saturation_max: float = 0.10
-    alternation_segment_min: float = 0.15
-    histogram_bins: int = 40
-    timeline_rollout: int = -1  # -1: the rollout with the most Tier 0+ frames
-    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
-
-    def __post_init__(self) -> None:
-        if not self.borderline_seconds <= self.proceed_seconds:
-            raise ValueError("analysis.borderline_seconds must not exceed analysis.proceed_seconds")
-        if self.histogram_bins < 1:
-            raise ValueError("analysis.histogram_bins must be >= 1")
-
-
-def load_analysis_config(path: str | Path = DEFAULT_CONFIG_PATH) -> AnalysisConfig:
-    """`AnalysisConfig` from the ``analysis:`` section of a YAML file; errors name the bad key."""
-    return config_from_dict(AnalysisConfig, read_config_section(path, "analysis"), "analysis")
+# The `analysis:` schema (DashboardConfig, AnalysisConfig: frozen pydantic dataclasses with ranges) and
+# `load_analysis_config` live in wildrobot_gym/config/reference.py with the other reference sections.
 
 
 def _as_config(config: AnalysisConfig | Mapping | str | Path | None) -> AnalysisConfig:

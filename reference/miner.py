@@ -70,26 +70,31 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import typing
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import yaml
 
 from wildrobot_gym.atomic_io import atomic_write
-from wildrobot_gym.paths import CONFIG_DIR
+from wildrobot_gym.config.reference import (  # noqa: F401  (re-exported: the rest of reference/ imports them here)
+    DEFAULT_REFERENCE_CONFIG,
+    GateConfig,
+    MiningConfig,
+    ScoreConfig,
+    load_mining_config,
+    read_section,
+    section_from_dict,
+)
 from wildrobot_gym.amp_features import (
     FEATURE_VERSION,
     LAYOUT,
-    LIN_VEL_MODES,
     FeatureLayout,
     compute_features,
     foot_z_velocity,
 )
 
-DEFAULT_CONFIG_PATH = CONFIG_DIR / "reference.yaml"
+DEFAULT_CONFIG_PATH = DEFAULT_REFERENCE_CONFIG
 DATASET_FORMAT = "wildrobot-tier0plus"
 DATASET_FORMAT_VERSION = 1
 NPZ_NAME = "tier0plus.npz"
@@ -158,128 +163,16 @@ GATE_NAMES: tuple[str, ...] = (
 # ------------------------------------------------------------------------------------------------
 # Configuration
 # ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class GateConfig:
-    """Tier 0+ gate thresholds (seed 000); loads and forces are fractions of m g."""
-
-    load_mean_min: float = 0.85
-    load_p10_min: float = 0.60
-    harness_p90_max: float = 0.15
-    harness_p95_max: float = 0.25  # Blocker B target 0.10: tighten here
-    harness_saturated_max: float = 0.05
-    unloaded_load_threshold: float = 0.60
-    unloaded_fraction_max: float = 0.10
-    pitch_p95_max_deg: float = 25.0
-    roll_p95_max_deg: float = 25.0
-    stance_load_threshold: float = 0.10  # a foot is loaded (in stance) above this fraction of m g
-    slip_speed_threshold: float = 0.10  # m/s: a loaded foot faster than this slips
-    stance_slip_rate_max: float = 0.15
+# The `mining:` schema (GateConfig, ScoreConfig, MiningConfig: frozen pydantic dataclasses with ranges)
+# and its loader live in wildrobot_gym/config/reference.py, the one place of the reference pipeline's
+# settings (imported above, re-exported here for the rest of reference/).
 
 
-@dataclass(frozen=True)
-class ScoreConfig:
-    """Quality score terms (seed 000)."""
-
-    load_mean_bonus_min: float = 0.95
-    slip_rate_bonus_max: float = 0.05
-    attitude_bonus_max_deg: float = 15.0
-    harness_near_limit_fraction: float = 0.20  # -1 when p95 harness >= (1 - this) * harness_p95_max
-
-
-@dataclass(frozen=True)
-class MiningConfig:
-    """Windowing, de-duplication, feature parameters and the gates / score (`configs/reference.yaml`)."""
-
-    fps: float = 50.0
-    window_frames: int = 50
-    stride_frames: int = 10
-    min_segment_frames: int = 20
-    include_tail_window: bool = False  # add an end-aligned window when the stride leaves a tail uncovered
-    pre_fall_margin_frames: int = 0  # frames before each fall that are unusable too
-    dedupe: str = "merge"  # "merge" | "center"
-    center_frames: int = 30  # kept per passing window when dedupe == "center"
-    lin_vel_mode: str = "clip"
-    lin_vel_clip: float = 1.5
-    gates: GateConfig = field(default_factory=GateConfig)
-    score: ScoreConfig = field(default_factory=ScoreConfig)
-
-    def __post_init__(self) -> None:
-        if self.window_frames < 1 or self.stride_frames < 1 or self.min_segment_frames < 1:
-            raise ValueError("mining: window_frames, stride_frames and min_segment_frames must be >= 1")
-        if self.min_segment_frames > self.window_frames:
-            raise ValueError("mining.min_segment_frames must not exceed mining.window_frames")
-        if self.dedupe not in ("merge", "center"):
-            raise ValueError(f"mining.dedupe must be 'merge' or 'center', got {self.dedupe!r}")
-        if self.dedupe == "center" and not 1 <= self.center_frames <= self.window_frames:
-            raise ValueError("mining.center_frames must be in [1, window_frames]")
-        if self.lin_vel_mode not in LIN_VEL_MODES:
-            raise ValueError(f"mining.lin_vel_mode must be one of {LIN_VEL_MODES}, got {self.lin_vel_mode!r}")
-        if self.pre_fall_margin_frames < 0:
-            raise ValueError("mining.pre_fall_margin_frames must be >= 0")
-
-
-def config_from_dict(cls: type, data: Mapping[str, Any] | None, section: str) -> Any:
-    """Build dataclass `cls` from a mapping; missing keys take the defaults (the seed's values).
-
-    Unknown keys and wrong types raise ValueError naming the dotted key (e.g. ``mining.gates.x``).
-    Ints are accepted for floats; bools are not numbers here.
-    """
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{section}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{section}.{unknown[0]}: unknown key (known: {sorted(names)})")
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        typ = hints[key]
-        where = f"{section}.{key}"
-        if is_dataclass(typ):
-            kwargs[key] = config_from_dict(typ, value, where)
-        elif typ is bool:
-            if not isinstance(value, bool):
-                raise ValueError(f"{where}: expected true/false, got {value!r}")
-            kwargs[key] = value
-        elif typ is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{where}: expected an integer, got {value!r}")
-            kwargs[key] = value
-        elif typ is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{where}: expected a finite number, got {value!r}")
-            kwargs[key] = float(value)
-        elif typ is str:
-            if not isinstance(value, str):
-                raise ValueError(f"{where}: expected a string, got {value!r}")
-            kwargs[key] = value
-        else:  # pragma: no cover - only the types above are used in config dataclasses
-            raise TypeError(f"{where}: unsupported config type {typ}")
-    try:
-        return cls(**kwargs)
-    except ValueError as exc:
-        raise ValueError(f"{section}: {exc}") from exc
-
-
-def read_config_section(path: str | Path, section: str) -> Mapping[str, Any]:
-    """The raw mapping of one top-level section of a YAML config; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"config: no such file: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"config: {path} is not valid YAML: {exc}") from exc
-    if not isinstance(doc, Mapping):
-        raise ValueError(f"config: {path} must hold a mapping at the top level")
-    return doc.get(section) or {}
-
-
-def load_mining_config(path: str | Path = DEFAULT_CONFIG_PATH) -> MiningConfig:
-    """`MiningConfig` from the ``mining:`` section of a YAML file (default configs/reference.yaml)."""
-    return config_from_dict(MiningConfig, read_config_section(path, "mining"), "mining")
+#: config_from_dict(cls, data, section): `cls` (MiningConfig, analyze.AnalysisConfig, ...) from a mapping,
+#: missing keys at their defaults; a bad value raises `ConfigError` naming its dotted key.
+config_from_dict = section_from_dict
+#: read_config_section(path, section): the raw mapping of one top-level section; errors name the file.
+read_config_section = read_section
 
 
 # ------------------------------------------------------------------------------------------------

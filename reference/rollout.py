@@ -111,24 +111,31 @@ import dataclasses
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import mujoco
 import numpy as np
-import yaml
 
 from reference.clips import Clip
 from wildrobot_gym.atomic_io import atomic_write
+from wildrobot_gym.config.reference import (  # noqa: F401  (re-exported: the rest of reference/ imports them here)
+    DEFAULT_REFERENCE_CONFIG,
+    BalanceConfig,
+    GenerationConfig,
+    HarnessConfig,
+    PreconditionConfig,
+    load_generation_config,
+    section_from_dict,
+)
 from wildrobot_gym.metrics import MetricsTracker, attitude
-from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
 
 log = logging.getLogger(__name__)
 
 RECORDS_FORMAT_VERSION = 1
-DEFAULT_CONFIG = CONFIG_DIR / "reference.yaml"
+DEFAULT_CONFIG = DEFAULT_REFERENCE_CONFIG
 #: Per-frame keys of a records dict (the contract above); everything else is a scalar.
 FRAME_KEYS: tuple[str, ...] = (
     "qpos", "qvel", "foot_force", "pad_force", "pad_contact", "foot_contact", "foot_slip_speed",
@@ -142,229 +149,15 @@ FRAME_KEYS: tuple[str, ...] = (
 # ----------------------------------------------------------------------------------------------
 # Configuration
 # ----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class HarnessConfig:
-    """The capped, orientation-gated assist on the waist (see the module docstring)."""
-
-    mode: str = "stabilizer"  # stabilizer | height_spring | both | off
-    cap_fraction: float = 0.15  # cap on the equivalent force, fraction of m g (seed)
-    gate_deg: float = 25.0  # off beyond this tilt from vertical (seed's attitude gate)
-    lever_arm: float = 0.30  # m, COM height: converts torque to an equivalent force
-    rot_kp: float = 4.0  # N m / rad, stabilizer stiffness on roll and pitch
-    rot_kd: float = 0.4  # N m s / rad, stabilizer damping
-    height_kp: float = 200.0  # N / m, height spring stiffness
-    height_kd: float = 10.0  # N s / m, height spring damping
-    filter_tau: float = 0.0  # s, first-order low-pass time constant; 0 = unfiltered
+# The `generation:` schema (HarnessConfig, BalanceConfig, PreconditionConfig, GenerationConfig: frozen
+# pydantic dataclasses with ranges, imported above) and `load_generation_config` live in
+# wildrobot_gym/config/reference.py, the one place of the reference pipeline's settings.
 
 
-@dataclass(frozen=True)
-class BalanceConfig:
-    """Attitude feedback added to the servo targets (see the module docstring)."""
-
-    enabled: bool = True
-    ankle_kp: float = 1.0  # rad per rad of pitch error
-    ankle_kd: float = 0.05  # rad per rad/s of pitch rate
-    hip_pitch_kp: float = 0.5
-    hip_pitch_kd: float = 0.02
-    hip_roll_kp: float = 0.5
-    hip_roll_kd: float = 0.02
-    max_correction: float = 0.3  # rad, clip of each correction
-    stance_weighted: bool = True  # scale each leg's correction by its share of the load
-    # Forward-speed feedback (`speed_correction`): e_v = reference - measured forward root speed, m/s.
-    swing_placement_kp: float = 0.0  # rad of swing hip flexion removed per m/s of deficit (Raibert placement)
-    stance_push_kp: float = 0.0  # rad of stance hip extension added per m/s of deficit
-    ankle_push_kp: float = 0.0  # rad of stance ankle plantarflexion added per m/s of deficit
-    max_speed_correction: float = 0.2  # rad, clip of each speed term
-
-
-@dataclass(frozen=True)
-class PreconditionConfig:
-    """Clip preconditioning before looping (`precondition_clip`): repairs retargeting pathologies."""
-
-    mode: str = "off"  # off | retargeted (only clips loaded from retargeted pickles) | all
-    smooth_s: float = 0.1  # s, std of the Gaussian low-pass on the joints (0: none): rounds clamped corners
-    limit_margin: float = 0.05  # rad, joints are kept this far inside their ranges after smoothing
-    knee_min: float = 0.3  # rad, minimum knee bend; the hip and ankle share the extra bend (sole stays level)
-    time_warp: float = 1.0  # playback speed factor (< 1: slower)
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    """Every number of reference generation; `configs/reference.yaml` section `generation:`."""
-
-    fps: float = 50.0
-    substeps: int = 10
-    duration_s: float = 30.0  # looped length per clip when `cycles` is None (seed: 20-60 s)
-    cycles: int | None = None  # fixed number of repetitions instead of duration_s
-    blend_time: float = 0.3  # s, each neutral blend (seed: 0.2-0.4 s)
-    neutral_pose: tuple[float, ...] = (0.0,) * NUM_JOINTS  # rad, the standing pose of the blends
-    multi_start_interval: int = 50  # frames between physics restarts
-    restart_clearance: float = -0.00015  # m, lowest pad height at a restart (< 0: the static penetration)
-    contact_threshold: float = 1.0  # N, pad contact
-    saturation_warn_rate: float = 0.10  # warn when more actuator samples saturate (seed: 10 %)
-    # Clip admission (reference.clips.ClipLimits): a clip outside these is rejected by name, not run.
-    min_clip_fps: float = 10.0  # Hz; below, a gait cycle has too few samples (and resampling explodes)
-    max_clip_fps: float = 1000.0  # Hz; above, the rate is most likely a unit error
-    max_clip_seconds: float = 120.0  # s; a longer clip is played once, not looped: time and memory grow with it
-    min_joint_motion: float = 0.05  # rad, largest joint range over the clip; below, it is a frozen pose
-    harness: HarnessConfig = field(default_factory=HarnessConfig)
-    balance: BalanceConfig = field(default_factory=BalanceConfig)
-    precondition: PreconditionConfig = field(default_factory=PreconditionConfig)
-    variants: tuple[dict, ...] = (
-        {"name": "base"},
-        {"name": "mirror", "mirror": True},
-        {"name": "warp0.9", "time_warp": 0.9},
-        {"name": "warp1.1", "time_warp": 1.1},
-        {"name": "heading+10", "heading_deg": 10.0},
-    )
-
-    def to_dict(self) -> dict:
-        """Plain-Python form (YAML / JSON friendly)."""
-        d = dataclasses.asdict(self)
-        d["neutral_pose"] = list(self.neutral_pose)
-        d["variants"] = [dict(v) for v in self.variants]
-        return d
-
-
-_VARIANT_KEYS = {"name": str, "time_warp": float, "mirror": bool, "heading_deg": float}
-_HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
-_PRECONDITION_MODES = ("off", "retargeted", "all")
-
-
-def _check_value(key: str, value: Any, default: Any) -> Any:
-    """Return `value` converted to the type of `default`; raise ValueError naming `key` if it is wrong."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ValueError(f"generation.{key}: expected true/false, got {value!r}")
-        return value
-    if isinstance(default, int) or (default is None and key == "cycles"):
-        if value is None and default is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"generation.{key}: expected an integer, got {value!r}")
-        return value
-    if isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"generation.{key}: expected a number, got {value!r}")
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise ValueError(f"generation.{key}: expected a string, got {value!r}")
-        return value
-    raise AssertionError(f"no checker for generation.{key}")  # a new field without a checker
-
-
-def _check_section(cls: type, section: dict, prefix: str) -> dict:
-    """Check a mapping against dataclass `cls`'s scalar fields; return the converted values."""
-    if not isinstance(section, dict):
-        raise ValueError(f"generation{prefix}: expected a mapping, got {section!r}")
-    defaults = cls()
-    names = {f.name for f in dataclasses.fields(cls)}
-    out = {}
-    for key, value in section.items():
-        if key not in names:
-            raise ValueError(f"generation{prefix}.{key}: unknown key (known: {sorted(names)})")
-        out[key] = _check_value(f"{prefix[1:]}.{key}" if prefix else key, value, getattr(defaults, key))
-    return out
-
-
-def config_from_dict(section: dict | None) -> GenerationConfig:
-    """Build a GenerationConfig from the `generation:` mapping; missing keys take the seed's defaults."""
-    if section is not None and not isinstance(section, dict):
-        raise ValueError(f"generation: expected a mapping, got {section!r}")
-    section = dict(section or {})
-    harness = section.pop("harness", {}) or {}
-    balance = section.pop("balance", {}) or {}
-    precondition = section.pop("precondition", {}) or {}
-    neutral = section.pop("neutral_pose", None)
-    variants = section.pop("variants", None)
-    kw: dict[str, Any] = _check_section(GenerationConfig, section, "")
-    h = HarnessConfig(**_check_section(HarnessConfig, harness, ".harness"))
-    if h.mode not in _HARNESS_MODES:
-        raise ValueError(f"generation.harness.mode: {h.mode!r} is not one of {_HARNESS_MODES}")
-    kw["harness"] = h
-    kw["balance"] = BalanceConfig(**_check_section(BalanceConfig, balance, ".balance"))
-    pc = PreconditionConfig(**_check_section(PreconditionConfig, precondition, ".precondition"))
-    if pc.mode not in _PRECONDITION_MODES:
-        raise ValueError(f"generation.precondition.mode: {pc.mode!r} is not one of {_PRECONDITION_MODES}")
-    if pc.time_warp <= 0 or pc.smooth_s < 0 or pc.limit_margin < 0 or pc.knee_min < 0:
-        raise ValueError(f"generation.precondition: time_warp must be > 0, the rest >= 0, got {pc}")
-    kw["precondition"] = pc
-    if neutral is not None:
-        if (not isinstance(neutral, (list, tuple)) or len(neutral) != NUM_JOINTS
-                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in neutral)):
-            raise ValueError(f"generation.neutral_pose: expected {NUM_JOINTS} numbers, got {neutral!r}")
-        kw["neutral_pose"] = tuple(float(x) for x in neutral)
-    if variants is not None:
-        kw["variants"] = tuple(_check_variant(v, i) for i, v in enumerate(variants))
-        names = [v["name"] for v in kw["variants"]]
-        if len(set(names)) != len(names) or not names:
-            raise ValueError(f"generation.variants: names must be unique and non-empty, got {names}")
-    cfg = GenerationConfig(**kw)
-    for key in ("fps", "blend_time", "duration_s"):
-        if getattr(cfg, key) < 0 or (key == "fps" and cfg.fps <= 0):
-            raise ValueError(f"generation.{key}: must be positive, got {getattr(cfg, key)}")
-    if cfg.multi_start_interval < 1:
-        raise ValueError(f"generation.multi_start_interval: must be >= 1, got {cfg.multi_start_interval}")
-    if cfg.substeps < 1:
-        raise ValueError(f"generation.substeps: must be >= 1, got {cfg.substeps}")
-    if cfg.cycles is not None and cfg.cycles < 1:
-        raise ValueError(f"generation.cycles: must be >= 1 or null, got {cfg.cycles}")
-    _check_clip_limits(cfg)
-    return cfg
-
-
-def _check_clip_limits(cfg: GenerationConfig) -> None:
-    """The clip admission bounds must be finite, positive and ordered (inf would admit anything)."""
-    for key in ("min_clip_fps", "max_clip_fps", "max_clip_seconds"):
-        value = getattr(cfg, key)
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"generation.{key}: must be a finite number > 0, got {value}")
-    if cfg.min_clip_fps > cfg.max_clip_fps:
-        raise ValueError(f"generation.min_clip_fps ({cfg.min_clip_fps}) must not exceed "
-                         f"generation.max_clip_fps ({cfg.max_clip_fps})")
-    if not math.isfinite(cfg.min_joint_motion) or cfg.min_joint_motion < 0:
-        raise ValueError(f"generation.min_joint_motion: must be a finite number >= 0, got {cfg.min_joint_motion}")
-
-
-def _check_variant(v: Any, i: int) -> dict:
-    """A variant is {name, [time_warp], [mirror], [heading_deg]}."""
-    if not isinstance(v, dict) or "name" not in v:
-        raise ValueError(f"generation.variants[{i}]: expected a mapping with a 'name', got {v!r}")
-    out = {}
-    for key, value in v.items():
-        if key not in _VARIANT_KEYS:
-            raise ValueError(f"generation.variants[{i}].{key}: unknown key (known: {sorted(_VARIANT_KEYS)})")
-        want = _VARIANT_KEYS[key]
-        ok = isinstance(value, bool) if want is bool else (
-            isinstance(value, want) if want is str else isinstance(value, (int, float)) and not isinstance(value, bool))
-        if not ok:
-            raise ValueError(f"generation.variants[{i}].{key}: expected {want.__name__}, got {value!r}")
-        out[key] = float(value) if want is float else value
-    if out.get("time_warp", 1.0) <= 0:
-        raise ValueError(f"generation.variants[{i}].time_warp: must be positive, got {out['time_warp']}")
-    return out
-
-
-def load_generation_config(path: str | Path = DEFAULT_CONFIG, overrides: dict | None = None) -> GenerationConfig:
-    """Read the `generation:` section of a YAML file, apply `overrides` (same keys), check it."""
-    path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the configuration: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    section = dict(doc.get("generation") or {})
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict):
-            section[key] = {**(section.get(key) or {}), **value}
-        else:
-            section[key] = value
-    try:
-        return config_from_dict(section)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+def config_from_dict(section: Mapping[str, Any] | None) -> GenerationConfig:
+    """GenerationConfig from the `generation:` mapping; missing keys take the seed's defaults. A bad value
+    raises `ConfigError` (a ValueError) naming its dotted key (``generation.harness.mode: ...``)."""
+    return section_from_dict(GenerationConfig, section, "generation")
 
 
 # ----------------------------------------------------------------------------------------------
