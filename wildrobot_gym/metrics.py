@@ -26,12 +26,20 @@ joint_acc              (8,)     finite-difference joint acceleration over the co
 actuator_torque        (8,)     servo torques, N m
 torque_saturated       (8,)     bool, |torque| >= saturation_fraction * limit
 fall_reason            str      "" or one of "root_height", "tilt", "body_contact", "sim_unstable"
+fall_code              int      0, or 1 + the index of fall_reason in FALL_REASONS
 sim_unstable           bool     a MuJoCo warning fired or the state went non-finite
 =====================  =======  ==============================================================
+
+One definition for one env and for a batch: `MetricsTracker.compute_arrays` takes the state arrays of
+one MjData (qpos (nq,), ...) or of N simulations with a leading env axis (qpos (N, nq), ...; the
+batched env, `wildrobot_gym.batch_env`) and returns the same keys, with that leading axis. For a batch
+the per-env ``fall_reason`` strings are left out (``fall_code`` holds them); `compute` (one MjData)
+returns Python numbers and the string.
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -47,8 +55,20 @@ def attitude(xmat: np.ndarray) -> tuple[float, float, float]:
     return math.atan2(xmat[7], xmat[8]), -math.asin(r20), math.atan2(xmat[3], xmat[0])
 
 
+def attitude_array(xmat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`attitude` of (..., 9) rotation matrices: (roll, pitch, yaw), each of shape (...)."""
+    r20 = np.clip(xmat[..., 6], -1.0, 1.0)
+    return np.arctan2(xmat[..., 7], xmat[..., 8]), -np.arcsin(r20), np.arctan2(xmat[..., 3], xmat[..., 0])
+
+
+def trouble_warnings(warning_number: np.ndarray) -> np.ndarray:
+    """Count of the warnings that mean trouble, from MjData.warning.number-shaped (..., mjNWARNING) counts."""
+    return warning_number[..., _TROUBLE].sum(axis=-1)
+
+
 class MetricsTracker:
-    """Computes the per-step metrics of one MjData and keeps the per-foot air-time clocks."""
+    """Computes the per-step metrics and keeps the per-foot air-time clocks, of one MjData (`batch`
+    None) or of `batch` simulations (every state array with a leading env axis)."""
 
     def __init__(
         self,
@@ -59,6 +79,7 @@ class MetricsTracker:
         min_root_height: float = 0.25,
         max_tilt: float = math.radians(45.0),
         saturation_fraction: float = 0.99,
+        batch: int | None = None,
     ) -> None:
         self.model = model
         self.spec = spec
@@ -68,76 +89,94 @@ class MetricsTracker:
         self.max_tilt = max_tilt
         self.torque_limit = np.abs(model.actuator_forcerange).max(axis=1)
         self.saturation_level = saturation_fraction * self.torque_limit
-        self.air_time = np.zeros(2)
-        self.prev_contact = np.zeros(2, dtype=bool)
-        self.prev_joint_vel = np.zeros(len(spec.joint_dof_adr))
-        self._warning_count = 0
+        lead = () if batch is None else (int(batch),)
+        self.air_time = np.zeros(lead + (2,))
+        self.prev_contact = np.zeros(lead + (2,), dtype=bool)
+        self.prev_joint_vel = np.zeros(lead + (len(spec.joint_dof_adr),))
+        self.warning_count = np.zeros(lead, dtype=np.int64)
 
+    # ------------------------------------------------------------------ one MjData
     def reset(self, data: mujoco.MjData) -> None:
         """Start a new episode: clocks at zero, contacts from the current state."""
-        pad_force = data.sensordata[self.spec.pad_force]
-        self.prev_contact = (pad_force > self.contact_threshold).reshape(2, 2).any(axis=1)
-        self.air_time = np.zeros(2)
-        self.prev_joint_vel = data.qvel[self.spec.qvel_joints].copy()
-        self._warning_count = _total_warnings(data)
+        self.reset_arrays(..., data.sensordata, data.qvel, _total_warnings(data))
 
     def compute(self, data: mujoco.MjData) -> dict:
         """Metrics of the state after a control step (call once per step: it advances the clocks).
 
         Hot path: everything is read from sensordata / state slices, a few numpy calls in all.
         """
-        s = self.spec
-        # One private copy of each state array per step; everything below is a view of these, so
-        # values handed out in info never change under the caller when the simulation moves on.
-        sensors = data.sensordata.copy()
-        qpos = data.qpos.copy()
-        qvel = data.qvel.copy()
-        roll, pitch, yaw = attitude(data.xmat[s.root_body])
-        cy, sy = math.cos(yaw), math.sin(yaw)
-        vx, vy, vz = float(qvel[0]), float(qvel[1]), float(qvel[2])
-        root_height = float(qpos[2])
+        # One private copy of each state array per step; everything handed out is a view of these, so
+        # values kept in an info never change under the caller when the simulation moves on.
+        out = self.compute_arrays(data.sensordata.copy(), data.qpos.copy(), data.qvel.copy(),
+                                  data.xmat[self.spec.root_body], data.site_xpos[self.spec.sole_sites, 2],
+                                  data.actuator_force.copy(), _total_warnings(data))
+        for key in _SCALARS:
+            out[key] = float(out[key])
+        code = int(out["fall_code"])
+        out["fall_code"] = code
+        out["sim_unstable"] = bool(out["sim_unstable"])
+        out["fall_reason"] = FALL_REASONS[code - 1] if code else ""
+        return out
 
-        pad_force = sensors[s.pad_force]  # left_toe, left_heel, right_toe, right_heel
+    def body_touches_floor(self, data: mujoco.MjData) -> bool:
+        """A non-pad robot geom is in contact with the floor (from the floor-contact sensors)."""
+        return bool(self._body_contact(data.sensordata))
+
+    # ------------------------------------------------------------------ arrays (one env or a batch)
+    def reset_arrays(self, index, sensordata: np.ndarray, qvel: np.ndarray, warnings: np.ndarray | int) -> None:
+        """Start new episodes for the envs `index` (``...``: all) from their state arrays (rows of index)."""
+        pad_force = sensordata[..., self.spec.pad_force]
+        contact = pad_force > self.contact_threshold
+        self.prev_contact[index] = contact[..., 0::2] | contact[..., 1::2]
+        self.air_time[index] = 0.0
+        self.prev_joint_vel[index] = qvel[..., self.spec.qvel_joints]
+        self.warning_count[index] = warnings
+
+    def compute_arrays(self, sensors: np.ndarray, qpos: np.ndarray, qvel: np.ndarray, xmat_root: np.ndarray,
+                       sole_z: np.ndarray, torque: np.ndarray, warnings: np.ndarray | int, index: Any = ...) -> dict:
+        """The metrics of states given as arrays (see the module docstring); advances the clocks of the
+        envs `index` (``...``: all; else the state arrays are those envs' rows, in that order)."""
+        s = self.spec
+        roll, pitch, yaw = attitude_array(xmat_root)
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        vx, vy = qvel[..., 0], qvel[..., 1]
+        root_height = qpos[..., 2]
+
+        pad_force = sensors[..., s.pad_force]  # left_toe, left_heel, right_toe, right_heel
         pad_contact = pad_force > self.contact_threshold
-        foot_force = pad_force[0::2] + pad_force[1::2]  # toe + heel, per foot
-        foot_contact = pad_contact[0::2] | pad_contact[1::2]
-        sole_vel = sensors[s.sole_vel]  # (vx, vy, vz) left then right
-        slip = np.hypot(sole_vel[0::3], sole_vel[1::3])
+        foot_force = pad_force[..., 0::2] + pad_force[..., 1::2]  # toe + heel, per foot
+        foot_contact = pad_contact[..., 0::2] | pad_contact[..., 1::2]
+        sole_vel = sensors[..., s.sole_vel]  # (vx, vy, vz) left then right
+        slip = np.hypot(sole_vel[..., 0::3], sole_vel[..., 1::3])
 
         # Air time: a clock per foot that runs while the foot is off the ground.
-        touchdown = foot_contact & ~self.prev_contact
-        clock = self.air_time + self.dt
+        # The clocks are updated in place (the batch's rows), never handed out: infos get new arrays.
+        touchdown = foot_contact & ~self.prev_contact[index]
+        clock = self.air_time[index] + self.dt
         last_air = clock * touchdown
-        self.air_time = clock * ~foot_contact
-        self.prev_contact = foot_contact
+        air_time = clock * ~foot_contact
+        self.air_time[index] = air_time
+        self.prev_contact[index] = foot_contact
 
-        joint_vel = qvel[s.qvel_joints]
-        joint_acc = (joint_vel - self.prev_joint_vel) / self.dt
-        self.prev_joint_vel = joint_vel
-        torque = data.actuator_force.copy()
+        joint_vel = qvel[..., s.qvel_joints]
+        joint_acc = (joint_vel - self.prev_joint_vel[index]) / self.dt
+        self.prev_joint_vel[index] = joint_vel
 
         # MuJoCo checks the state at every substep: a NaN, infinite or huge qpos/qvel/qacc makes it
         # warn (BADQPOS/BADQVEL/BADQACC) and reset, so a new trouble warning is the instability signal
         # and the state handed out is always finite.
-        warnings = _total_warnings(data)
-        unstable = warnings != self._warning_count
-        if unstable:
-            self._warning_count = warnings
-            reason = "sim_unstable"
-        elif root_height < self.min_root_height:
-            reason = "root_height"
-        elif abs(roll) > self.max_tilt or abs(pitch) > self.max_tilt:
-            reason = "tilt"
-        elif self._body_contact(sensors):
-            reason = "body_contact"
-        else:
-            reason = ""
+        unstable = warnings != self.warning_count[index]
+        self.warning_count[index] = warnings
+        tilted = (np.abs(roll) > self.max_tilt) | (np.abs(pitch) > self.max_tilt)
+        # The first true condition wins, in this order: FALL_REASONS index + 1, 0 for none.
+        fall_code = np.select([unstable, root_height < self.min_root_height, tilted, self._body_contact(sensors)],
+                              [4, 1, 2, 3], 0)
 
         return {
             "forward_velocity": cy * vx + sy * vy,
             "lateral_velocity": -sy * vx + cy * vy,
-            "vertical_velocity": vz,
-            "root_ang_vel": qvel[3:6],
+            "vertical_velocity": qvel[..., 2],
+            "root_ang_vel": qvel[..., 3:6],
             "root_height": root_height,
             "roll": roll,
             "pitch": pitch,
@@ -147,26 +186,27 @@ class MetricsTracker:
             "foot_force": foot_force,
             "foot_contact": foot_contact,
             "foot_slip_speed": slip,
-            "foot_height": data.site_xpos[s.sole_sites, 2],
-            "foot_air_time": self.air_time,
+            "foot_height": sole_z,
+            "foot_air_time": air_time,
             "foot_touchdown": touchdown,
             "foot_last_air_time": last_air,
-            "joint_pos": qpos[s.qpos_joints],
+            "joint_pos": qpos[..., s.qpos_joints],
             "joint_vel": joint_vel,
             "joint_acc": joint_acc,
             "actuator_torque": torque,
             "torque_saturated": np.abs(torque) >= self.saturation_level,
-            "fall_reason": reason,
+            "fall_code": fall_code,
             "sim_unstable": unstable,
         }
 
-    def body_touches_floor(self, data: mujoco.MjData) -> bool:
-        """A non-pad robot geom is in contact with the floor (from the floor-contact sensors)."""
-        return self._body_contact(data.sensordata)
+    def _body_contact(self, sensordata: np.ndarray) -> np.ndarray:
+        return (sensordata[..., self.spec.fall_contacts] != 0).any(axis=-1)
 
-    def _body_contact(self, sensordata: np.ndarray) -> bool:
-        # 5 values: a Python any() is 4x cheaper than numpy's .any() on the per-step path.
-        return any(sensordata[self.spec.fall_contacts].tolist())
+
+#: Keys that are numbers for one env (Python floats in `MetricsTracker.compute`).
+_SCALARS = ("forward_velocity", "lateral_velocity", "vertical_velocity", "root_height", "roll", "pitch", "yaw")
+FALL_CODES = {name: i + 1 for i, name in enumerate(FALL_REASONS)}
+assert FALL_CODES == {"root_height": 1, "tilt": 2, "body_contact": 3, "sim_unstable": 4}  # np.select above
 
 
 # The warnings that mean trouble (indices into data.warning).

@@ -1,7 +1,9 @@
 """Reward terms: small functions of the env's per-step `info` (see `wildrobot_gym.metrics`).
 
-Each term returns an unweighted float; a `RewardComposer` multiplies by the weights of a phase's
-YAML (`reward_weights`) and adds. Penalties are written as negative numbers, so every weight is >= 0.
+Each term returns its unweighted value; a `RewardComposer` multiplies by the weights of a phase's
+YAML (`reward_weights`) and adds. The terms are written once, in numpy, for one env's info (a number)
+and for a batch's (each value with a leading env axis: one value per env), so the single env and
+the batched env (`wildrobot_gym.batch_env`) share every formula. Penalties are written as negative numbers, so every weight is >= 0.
 Shape parameters (sigmas, targets) come from the YAML's `reward_params`.
 
 Symbols: v = forward_velocity, v_y = lateral_velocity, v_z = vertical_velocity, c = command,
@@ -33,12 +35,14 @@ foot_air_time            sum_i td_i * min(air_i - air_time_target, air_time_cap)
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Union
 
 import numpy as np
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
+#: A term's value: a number for one env's info, an (N,) array for a batch's (`wildrobot_gym.batch_env`).
+Value = Union[float, np.ndarray]
 
 DEFAULT_PARAMS: dict[str, float] = {
     "tracking_sigma": 0.25,
@@ -50,94 +54,94 @@ DEFAULT_PARAMS: dict[str, float] = {
 }
 
 
-def tracking_exp_xy(info: Info, p: Params) -> float:
+def tracking_exp_xy(info: Info, p: Params) -> Value:
     """exp(-((v - c)^2 + v_y^2) / tracking_sigma): velocity tracking, 1 when exact, in [0, 1]."""
     e2 = (info["forward_velocity"] - info["command"]) ** 2 + info["lateral_velocity"] ** 2
-    return math.exp(-e2 / p["tracking_sigma"])
+    return np.exp(-e2 / p["tracking_sigma"])
 
 
-def tracking_lin_xy(info: Info, p: Params) -> float:
+def tracking_lin_xy(info: Info, p: Params) -> Value:
     """max(0, 1 - |(v - c, v_y)| / tracking_lin_scale): linear tracking, sharper near the command."""
-    e = math.hypot(info["forward_velocity"] - info["command"], info["lateral_velocity"])
-    return max(0.0, 1.0 - e / p["tracking_lin_scale"])
+    e = np.hypot(info["forward_velocity"] - info["command"], info["lateral_velocity"])
+    return np.maximum(0.0, 1.0 - e / p["tracking_lin_scale"])
 
 
-def forward_velocity_bonus(info: Info, p: Params) -> float:
+def forward_velocity_bonus(info: Info, p: Params) -> Value:
     """max(0, v): pays forward motion only; backward motion and standing still earn 0."""
-    return max(0.0, info["forward_velocity"])
+    return np.maximum(0.0, info["forward_velocity"])
 
 
-def orientation(info: Info, p: Params) -> float:
+def orientation(info: Info, p: Params) -> Value:
     """-(roll^2 + pitch^2): stay upright."""
     return -(info["roll"] ** 2 + info["pitch"] ** 2)
 
 
-def vertical_velocity(info: Info, p: Params) -> float:
+def vertical_velocity(info: Info, p: Params) -> Value:
     """-v_z^2: minimal bobbing."""
     return -info["vertical_velocity"] ** 2
 
 
-def angular_velocity(info: Info, p: Params) -> float:
+def angular_velocity(info: Info, p: Params) -> Value:
     """-(w_x^2 + w_y^2): no rocking about the roll and pitch axes."""
     w = info["root_ang_vel"]
-    return -float(w[0] ** 2 + w[1] ** 2)
+    return -(w[..., 0] ** 2 + w[..., 1] ** 2)
 
 
-def joint_limit(info: Info, p: Params) -> float:
+def joint_limit(info: Info, p: Params) -> Value:
     """-sum_j max(0, |q_j - mid_j| - joint_limit_soft * half_range_j): stay away from the joint limits."""
     mid, half = info["joint_range_mid"], info["joint_range_half"]
     excess = np.abs(info["joint_pos"] - mid) - p["joint_limit_soft"] * half
-    return -float(np.maximum(excess, 0.0).sum())
+    return -np.maximum(excess, 0.0).sum(axis=-1)
 
 
-def joint_velocity(info: Info, p: Params) -> float:
+def _sq(x: np.ndarray) -> Value:
+    """sum of squares over the last axis (one env: a number; a batch: one per env)."""
+    return np.einsum("...i,...i->...", x, x)
+
+
+def joint_velocity(info: Info, p: Params) -> Value:
     """-sum_j qd_j^2."""
-    return -float(np.dot(info["joint_vel"], info["joint_vel"]))
+    return -_sq(info["joint_vel"])
 
 
-def joint_acceleration(info: Info, p: Params) -> float:
+def joint_acceleration(info: Info, p: Params) -> Value:
     """-sum_j qdd_j^2: smooth joint motion."""
-    return -float(np.dot(info["joint_acc"], info["joint_acc"]))
+    return -_sq(info["joint_acc"])
 
 
-def action_rate(info: Info, p: Params) -> float:
+def action_rate(info: Info, p: Params) -> Value:
     """-sum_j (a_j - a'_j)^2: no jerky actions."""
-    d = info["action"] - info["prev_action"]
-    return -float(np.dot(d, d))
+    return -_sq(info["action"] - info["prev_action"])
 
 
-def torque(info: Info, p: Params) -> float:
+def torque(info: Info, p: Params) -> Value:
     """-sum_j tau_j^2: effort."""
-    return -float(np.dot(info["actuator_torque"], info["actuator_torque"]))
+    return -_sq(info["actuator_torque"])
 
 
-def existential(info: Info, p: Params) -> float:
+def existential(info: Info, p: Params) -> Value:
     """existential_value (a constant per step; the seed applies weight 1.0 as -5.0)."""
-    return p["existential_value"]
+    return p["existential_value"] + 0.0 * info["forward_velocity"]  # the shape of the batch, if any
 
 
-def foot_contact(info: Info, p: Params) -> float:
+def foot_contact(info: Info, p: Params) -> Value:
     """mean over feet of [contact_i == stance_i(gait phase)]: left foot stance in [0, 0.5), right in [0.5, 1)."""
     left_stance = info["gait_phase"] < 0.5
     c = info["foot_contact"]
-    return 0.5 * (float(c[0] == left_stance) + float(c[1] != left_stance))
+    return 0.5 * ((c[..., 0] == left_stance).astype(np.float64) + (c[..., 1] != left_stance))
 
 
-def foot_sliding(info: Info, p: Params) -> float:
+def foot_sliding(info: Info, p: Params) -> Value:
     """-sum_i contact_i * s_i^2: a foot that slides while loaded pays; a swinging foot does not."""
     s = info["foot_slip_speed"]
-    return -float(np.dot(info["foot_contact"] * s, s))
+    return -np.einsum("...i,...i->...", info["foot_contact"] * s, s)
 
 
-def foot_air_time(info: Info, p: Params) -> float:
+def foot_air_time(info: Info, p: Params) -> Value:
     """sum_i td_i * min(air_i - air_time_target, air_time_cap): paid once, on touchdown; 0 when c < 0.1."""
-    if info["command"] < 0.1:
-        return 0.0
-    td = info["foot_touchdown"]
-    if not (td[0] or td[1]):  # two feet: cheaper than td.any()
-        return 0.0
     gain = np.minimum(info["foot_last_air_time"] - p["air_time_target"], p["air_time_cap"])
-    return float(gain[td].sum())
+    paid = np.einsum("...i,...i->...", info["foot_touchdown"], gain)
+    return np.where(info["command"] < 0.1, 0.0, paid)
 
 
 TERMS: dict[str, Callable[[Info, Params], float]] = {
@@ -172,7 +176,8 @@ class RewardComposer:
         merged = {**self.weights, **weights}
         self.__init__(merged, self.params)
 
-    def __call__(self, info: Info) -> tuple[float, dict[str, float]]:
+    def __call__(self, info: Info) -> tuple[Value, dict[str, Value]]:
+        """(total, weighted terms): numbers for one env's info, (N,) arrays for a batch's."""
         terms, total, p = {}, 0.0, self.params
         for k, w, f in self._active:
             terms[k] = v = w * f(info, p)

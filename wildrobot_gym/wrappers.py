@@ -32,22 +32,8 @@ from typing import Any, Callable, Mapping, Sequence
 import gymnasium as gym
 import numpy as np
 
-from wildrobot_gym.rewards import RewardComposer, foot_contact
-
-#: Per-episode statistics in ``info["episode_stats"]`` (besides ``terms/<name>``).
-EPISODE_STAT_KEYS: tuple[str, ...] = (
-    "length",                  # control steps
-    "return",                  # sum of the phase reward
-    "success",                 # 1.0 if the episode ended by the time limit, 0.0 on a fall
-    "forward_velocity",        # mean forward velocity, m/s
-    "lateral_speed",           # mean |lateral velocity|, m/s
-    "foot_sliding_speed",      # mean slip speed of loaded feet (per foot-step in contact), m/s
-    "proper_contact_fraction", # fraction of steps whose contact pattern matches the gait clock
-    "air_time",                # mean swing duration over touchdowns, s (0 if no touchdown)
-    "touchdowns",              # number of touchdowns
-    "torque_saturation_pct",   # % of actuator-steps at the torque limit
-)
-
+from wildrobot_gym.episode_stats import EPISODE_STAT_KEYS, EpisodeStats  # noqa: F401  (re-exported)
+from wildrobot_gym.rewards import RewardComposer
 
 class PhaseRewardWrapper(gym.Wrapper):
     """The phase's weighted reward terms and end-of-episode statistics (see the module docstring)."""
@@ -79,8 +65,8 @@ class PhaseRewardWrapper(gym.Wrapper):
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
         reward, terms = self.composer(info)
-        if info["sim_unstable"]:
-            reward = 0.0
+        reward = 0.0 if info["sim_unstable"] else float(reward)
+        terms = {k: float(v) for k, v in terms.items()}
         info["reward_terms"] = terms
         self._accumulate(info, reward, terms)
         if terminated or truncated:
@@ -89,56 +75,18 @@ class PhaseRewardWrapper(gym.Wrapper):
 
     # ------------------------------------------------------------------ statistics
     def _reset_stats(self) -> None:
-        self._n = 0
+        self._stats = EpisodeStats(self.composer.weights, self.action_space.shape[0])
         self._ret = 0.0
-        self._vx = 0.0
-        self._vy = 0.0
-        self._slip = 0.0
-        self._loaded = 0
-        self._proper = 0
-        self._air = 0.0
-        self._td = 0
-        self._sat = 0
-        self._terms = dict.fromkeys(self.composer.weights, 0.0)
 
     def _accumulate(self, info: Mapping[str, Any], reward: float, terms: Mapping[str, float]) -> None:
-        # Plain Python floats and tiny numpy reductions: a few microseconds per step.
-        self._n += 1
+        self._stats.add(info, reward, terms, self.composer.params)
         self._ret += reward
-        self._vx += info["forward_velocity"]
-        self._vy += abs(info["lateral_velocity"])
-        contact = info["foot_contact"]
-        self._slip += float(info["foot_slip_speed"] @ contact)
-        self._loaded += int(contact.sum())
-        self._proper += foot_contact(info, self.composer.params) == 1.0
-        td = info["foot_touchdown"]
-        if td[0] or td[1]:  # two feet: cheaper than td.any()
-            self._air += float(info["foot_last_air_time"][td].sum())
-            self._td += int(td.sum())
-        self._sat += int(info["torque_saturated"].sum())
-        acc = self._terms
-        for k, v in terms.items():
-            acc[k] = acc.get(k, 0.0) + v
 
     def _finish(self, info: dict, success: bool) -> None:
-        n = max(self._n, 1)
-        stats = {
-            "length": float(self._n),
-            "return": self._ret,
-            "success": float(success),
-            "forward_velocity": self._vx / n,
-            "lateral_speed": self._vy / n,
-            "foot_sliding_speed": self._slip / max(self._loaded, 1),
-            "proper_contact_fraction": self._proper / n,
-            "air_time": self._air / max(self._td, 1),
-            "touchdowns": float(self._td),
-            "torque_saturation_pct": 100.0 * self._sat / (n * self.action_space.shape[0]),
-        }
-        for k, v in self._terms.items():
-            stats[f"terms/{k}"] = v / n
+        stats = self._stats.finish(success)
         info["episode_stats"] = stats
         info["is_success"] = success
-        info["episode"] = {"r": self._ret, "l": self._n, "t": round(time.perf_counter() - self._t0, 6)}
+        info["episode"] = {"r": self._ret, "l": int(stats["length"]), "t": round(time.perf_counter() - self._t0, 6)}
 
 
 class StyleRewardWrapper(PhaseRewardWrapper):
@@ -161,10 +109,11 @@ class StyleRewardWrapper(PhaseRewardWrapper):
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
         task, terms = self.composer(info)
+        task = float(task)
         style = 0.0
         if self.style_fn is not None:
             style = min(max(float(self.style_fn(info)), 0.0), self.style_reward_clip)
-        terms = {k: self.task_weight * v for k, v in terms.items()}
+        terms = {k: self.task_weight * float(v) for k, v in terms.items()}
         terms["style"] = self.style_weight * style
         reward = 0.0 if info["sim_unstable"] else self.task_weight * task + terms["style"]
         info["reward_terms"] = terms
