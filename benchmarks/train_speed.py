@@ -1,26 +1,67 @@
-"""End-to-end training throughput of the default Phase 1E config (env steps per second, PPO updates included).
+"""Training throughput against the physics limit, old and new VecEnv side by side, in one run.
 
-    python benchmarks/train_speed.py [--config configs/phase1e.yaml] [--rollouts 3] [--n-envs N]
-        [--n-workers W] [--n-steps S] [--batch-size B] [--n-epochs E] [--torch-threads T]
+    python benchmarks/train_speed.py [--config configs/phase1e.yaml] [--rollouts 3] [--seconds 5]
+        [--n-envs N] [--n-workers W] [--torch-threads T] [--skip-subprocess]
 
-Builds exactly what training/train_ppo.py builds (batched worker VecEnv, VecNormalize, PPO with the
-config's hyperparameters), runs one warm-up rollout + update, then times ``--rollouts`` more
-(collection + update each). The last line is ``train steps/s: X``.
+1. Physics limit: raw MuJoCo on this robot, one process per core (`mujoco.mj_step`, 10 substeps a
+   control step, servo targets near home, a reset every 2 s or on a fall), in control steps/s.
+2. For each VecEnv kind, ``subprocess`` (the worker-process VecEnv) and ``batched`` (all envs in this
+   process on MuJoCo's batch API), built exactly as training/train_ppo.py builds it (VecNormalize, PPO
+   with the config's hyperparameters, the torch-threads callback): one warm-up rollout + update, then
+   ``--rollouts`` more, timed. Collection = the rollouts (policy calls included), train = rollouts and
+   PPO updates.
+The last line is ``train/physics ratio: X``, the default VecEnv's end-to-end steps/s over the limit.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
-from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList  # noqa: E402
 
-from training.common import make_vec_env, ppo_kwargs, set_torch_threads, wrap_normalize  # noqa: E402
+from training.common import (  # noqa: E402
+    TorchThreadsCallback, make_vec_env, ppo_kwargs, set_torch_threads, wrap_normalize,
+)
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, load_config, validate_config  # noqa: E402
+
+
+def _raw_steps(seconds: float, seed: int) -> float:
+    """Control steps/s of one process stepping one MjData (the physics limit's worker)."""
+    import mujoco
+
+    from wildrobot_gym.robot import RobotSpec, load_model
+
+    m = load_model()
+    d = mujoco.MjData(m)
+    s = RobotSpec.from_model(m)
+    home = s.home_qpos[s.joint_qpos_adr]
+    rng = np.random.default_rng(seed)
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        d.qpos[:] = s.home_qpos
+        d.qvel[:] = 0.0
+        mujoco.mj_forward(m, d)
+        for _ in range(100):  # 2 s, or until a fall
+            d.ctrl[:] = home + 0.1 * rng.standard_normal(len(home))
+            mujoco.mj_step(m, d, nstep=10)
+            steps += 1
+            if d.qpos[2] < 0.25:
+                break
+    return steps / (time.perf_counter() - t0)
+
+
+def physics_limit(seconds: float, processes: int) -> float:
+    """Summed control steps/s of `processes` processes stepping raw MuJoCo at once."""
+    with mp.get_context("spawn").Pool(processes) as pool:
+        return float(sum(pool.starmap(_raw_steps, [(seconds, i) for i in range(processes)])))
 
 
 class _CollectTimer(BaseCallback):
@@ -41,20 +82,21 @@ class _CollectTimer(BaseCallback):
         return True
 
 
-def measure(cfg: dict, rollouts: int) -> tuple[float, float, float]:
-    """(train steps/s, wall seconds, seconds of it spent collecting) over ``rollouts`` rollouts + updates."""
+def measure(cfg: dict, rollouts: int, kind: str) -> tuple[float, float]:
+    """(collection steps/s, train steps/s) of PPO on VecEnv `kind` over ``rollouts`` rollouts + updates."""
     t = cfg["training"]
     set_torch_threads(t["torch_threads"])
-    venv = wrap_normalize(make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"]), cfg)
+    venv = wrap_normalize(make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"], kind=kind), cfg)
     try:
         model = PPO("MlpPolicy", venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg))
         per_rollout = cfg["ppo"]["n_steps"] * t["n_envs"]
-        model.learn(per_rollout)  # warm-up: worker start, first reset, torch first-call overheads
+        threads = TorchThreadsCallback(t["torch_threads"])
+        model.learn(per_rollout, callback=threads)  # warm-up: workers, first reset, torch first calls
         timer = _CollectTimer()
         t0 = time.perf_counter()
-        model.learn(per_rollout * rollouts, callback=timer, reset_num_timesteps=False)
+        model.learn(per_rollout * rollouts, callback=CallbackList([timer, threads]), reset_num_timesteps=False)
         wall = time.perf_counter() - t0
-        return per_rollout * rollouts / wall, wall, timer.collect
+        return per_rollout * rollouts / timer.collect, per_rollout * rollouts / wall
     finally:
         venv.close()
 
@@ -63,28 +105,34 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH)
     p.add_argument("--rollouts", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=5.0, help="length of the physics-limit measurement")
+    p.add_argument("--skip-subprocess", action="store_true", help="measure the batched VecEnv only")
     for name in ("n_envs", "n_workers", "torch_threads"):
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=None)
-    for name in ("n_steps", "batch_size", "n_epochs"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     args = p.parse_args()
     cfg = load_config(args.config)
     for key in ("n_envs", "n_workers", "torch_threads"):
         if getattr(args, key) is not None:
             cfg["training"][key] = getattr(args, key)
-    for key in ("n_steps", "batch_size", "n_epochs"):
-        if getattr(args, key) is not None:
-            cfg["ppo"][key] = getattr(args, key)
-    validate_config(cfg)
+    cfg = validate_config(cfg)
     t, p_ = cfg["training"], cfg["ppo"]
+    cores = os.cpu_count() or 1
     print(f"config {args.config}: n_envs={t['n_envs']} n_workers={t['n_workers']} n_steps={p_['n_steps']} "
           f"batch_size={p_['batch_size']} n_epochs={p_['n_epochs']} net={p_['pi_net']} "
-          f"torch_threads={t['torch_threads']}")
-    sps, wall, collect = measure(cfg, args.rollouts)
-    steps = cfg["ppo"]["n_steps"] * t["n_envs"] * args.rollouts
-    print(f"timed {args.rollouts} rollouts + updates in {wall:.1f} s: collection {collect:.1f} s "
-          f"({steps / collect:.0f} steps/s), PPO updates {wall - collect:.1f} s")
-    print(f"train steps/s: {sps:.0f}")
+          f"torch_threads={t['torch_threads']} cores={cores}")
+
+    limit = physics_limit(args.seconds, cores)
+    print(f"physics limit (raw mj_step, {cores} processes): {limit:.0f} control steps/s")
+    kinds = ["batched"] if args.skip_subprocess else ["subprocess", "batched"]
+    results = {}
+    for kind in kinds:
+        collect, train = measure(cfg, args.rollouts, kind)
+        results[kind] = train
+        print(f"{kind:>10} VecEnv: collection {collect:.0f} steps/s ({collect / limit:.2f} of the limit), "
+              f"train {train:.0f} steps/s ({train / limit:.2f})")
+    if "subprocess" in results:
+        print(f"batched / subprocess (train): {results['batched'] / results['subprocess']:.2f}")
+    print(f"train/physics ratio: {results['batched'] / limit:.2f}")
 
 
 if __name__ == "__main__":

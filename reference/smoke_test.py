@@ -11,7 +11,7 @@ real physics rollout of the env, then checks the seed's gates on held-out sample
 ``--steps`` counts **discriminator updates** (each on ``--batch-size`` real and as many policy pairs),
 as the seed's ``--steps 5000 --log-interval 100``. The policy samples come from one rollout of
 ``policy_steps`` env steps (configs/amp.yaml), collected before training: with ``--policy`` a PPO
-checkpoint (a ``model.zip`` or a train_ppo checkpoint directory, whose ``vecnormalize.pkl`` is applied)
+checkpoint (a ``model.zip``, a train_ppo checkpoint directory or a policy bundle, whose ``vecnormalize.npz`` is applied)
 acts stochastically, as during training; without it a scripted smooth random policy (low-pass filtered
 Gaussian actions) drives the real env, falls and all. Gates and sizes: ``smoke_test`` of configs/amp.yaml.
 
@@ -73,20 +73,27 @@ def scripted_policy(num_actions: int, seed: int, scale: float = 0.5, smoothing: 
 
 def checkpoint_policy(path: Path, env: Any) -> Callable[[np.ndarray], np.ndarray]:
     """A stochastic PPO policy from a checkpoint (directory, run, or policy bundle .zip), with its
-    observation normalisation."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+    observation normalisation. Nothing in it is unpickled (`wildrobot_gym.policy_io`): the statistics are
+    plain arrays (vecnormalize.npz), the PPO is rebuilt from the saved config and given its weights."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from wildrobot_gym.checkpoints import VECNORM_FILE, read_state
+    from wildrobot_gym.config import validate_config
+    from wildrobot_gym.policy_io import load_ppo, load_vecnormalize
 
     try:
         ckpt = resolve_checkpoint(path)
-    except (FileNotFoundError, ValueError) as exc:  # missing, or a truncated / corrupt bundle
-        raise SystemExit(f"--policy {path}: {exc}") from None
-    model = PPO.load(ckpt / "model.zip", device="cpu")
-    norm = None
-    if (ckpt / "vecnormalize.pkl").is_file():
+        cfg = validate_config(read_state(ckpt)["config"])
         # the statistics were fitted on the policy's observation, without the AMP features
-        norm = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), DummyVecEnv([lambda: env.env]))
-        norm.training = False
+        base = env.env
+        model = load_ppo(ckpt, None, cfg, device="cpu", observation_space=base.observation_space,
+                         action_space=base.action_space)
+        norm = None
+        if (ckpt / VECNORM_FILE).is_file():
+            norm = load_vecnormalize(ckpt / VECNORM_FILE, DummyVecEnv([lambda: base]))
+            norm.training = False
+    except (FileNotFoundError, ValueError, KeyError) as exc:  # missing, damaged, old format, or not fitting
+        raise SystemExit(f"--policy {path}: {exc}") from None
 
     def act(obs: np.ndarray) -> np.ndarray:
         o = norm.normalize_obs(obs[None])[0] if norm is not None else obs

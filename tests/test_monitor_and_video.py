@@ -95,18 +95,20 @@ def test_main_writes_pngs_of_a_short_run(tiny_log: Path, tmp_path: Path):
 # ---------------------------------------------------------------------------- videos
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    """An untrained Phase 1E checkpoint (model.zip, vecnormalize.pkl, state.json): no training needed."""
+    """An untrained Phase 1E checkpoint (model.zip, vecnormalize.npz, state.json): no training needed."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from wildrobot_gym.policy_io import save_vecnormalize
     from wildrobot_gym.wrappers import make_phase_env
 
     ckpt = tmp_path_factory.mktemp("ckpt")
     cfg = load_config(CONFIG_DIR / "phase1e.yaml")
+    cfg["ppo"].update(pi_net=[16], vf_net=[16])  # the net of the model below (the loaders rebuild it from the config)
     venv = VecNormalize(DummyVecEnv([lambda: make_phase_env(cfg)]))
     model = PPO("MlpPolicy", venv, n_steps=64, batch_size=64, policy_kwargs={"net_arch": [16]}, device="cpu", seed=0)
     model.save(ckpt / "model.zip")
-    venv.save(str(ckpt / "vecnormalize.pkl"))
+    save_vecnormalize(venv, ckpt / "vecnormalize.npz")
     venv.close()
     (ckpt / "state.json").write_text(json.dumps({"num_timesteps": 0, "phase": cfg["phase"], "config": cfg}))
     return ckpt

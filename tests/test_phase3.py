@@ -70,7 +70,7 @@ def test_phase3_writes_amp_scalars_and_checkpoints_with_amp_pt(phase3_run: Path,
     ckpts = list_checkpoints(phase3_run / "checkpoints")
     assert [c.name for c in ckpts] == ["step_0000000128", "step_0000000256"]
     for c in ckpts:
-        assert {p.name for p in c.iterdir()} == {"model.zip", "vecnormalize.pkl", "state.json", AMP_FILE}
+        assert {p.name for p in c.iterdir()} == {"model.zip", "vecnormalize.npz", "state.json", AMP_FILE}
     state = read_state(ckpts[-1])
     assert state["amp"]["clock_steps"] == 256 and state["amp"]["dataset"] == str(setup["dataset"].resolve())
     assert state["amp"]["pretrain"]["amp/disc_loss"] > 0

@@ -46,7 +46,7 @@ def test_smoke_writes_tensorboard_and_checkpoints(trained_run: Path):
     assert [c.name for c in ckpts] == ["step_0000000128", "step_0000000256"]
     assert not list((trained_run / "checkpoints").glob("*.tmp"))
     for c in ckpts:
-        assert {p.name for p in c.iterdir()} == {"model.zip", "vecnormalize.pkl", "state.json"}
+        assert {p.name for p in c.iterdir()} == {"model.zip", "vecnormalize.npz", "state.json"}
     from stable_baselines3 import PPO
 
     model = PPO.load(ckpts[-1] / "model.zip", device="cpu")
@@ -123,7 +123,7 @@ def test_exported_policy_bundle_evaluates_like_its_checkpoint(trained_run: Path,
     export_policy.main([str(ckpt), str(bundle)])
     assert PPO.load(bundle, device="cpu").num_timesteps == read_state(ckpt)["num_timesteps"]  # plain SB3 load
     unpacked = resolve_checkpoint(bundle)
-    assert {p.name for p in unpacked.iterdir()} == {"model.zip", "vecnormalize.pkl", "state.json"}
+    assert {p.name for p in unpacked.iterdir()} == {"model.zip", "vecnormalize.npz", "state.json"}
     assert read_state(unpacked) == read_state(ckpt)
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     evaluate.main([str(ckpt), "--episodes", "2", "--json-output", str(a)])

@@ -5,14 +5,17 @@ Checkpoint layout (one directory per checkpoint, written to ``<name>.tmp`` then 
 
     <logdir>/checkpoints/step_000500000/
         model.zip          SB3 PPO (policy, optimizer, num_timesteps)
-        vecnormalize.pkl   observation (and reward) normalisation statistics
-        state.json         {"num_timesteps", "phase", "config", "curriculum", "amp", "saved_at"}
+        vecnormalize.npz   observation (and reward) normalisation statistics (plain arrays, no pickle)
+        state.json         {"num_timesteps", "phase", "config", "model", "curriculum", "amp", "saved_at"}
         amp.pt             Phase 3 only: discriminator, its optimiser, AMP ramp / feature stage, step clock
                            (`AMPTrainer.amp_state_dict`); state.json's "amp" holds the AMP config and dataset
+
+Loading never unpickles (`wildrobot_gym.policy_io`): `load_vecnormalize` / `load_ppo` / `set_policy_weights`.
 """
 from __future__ import annotations
 
 import sys
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -25,14 +28,18 @@ from stable_baselines3.common.logger import HumanOutputFormat, Logger, TensorBoa
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from wildrobot_gym.checkpoints import (  # noqa: F401  (re-exported: the training scripts' one import)
-    BUNDLE_FILES, CKPT_PREFIX, checkpoint_dir, export_policy, list_checkpoints, read_state, resolve_checkpoint,
-    save_checkpoint, unpack_policy,
+    BUNDLE_FILES, CKPT_PREFIX, VECNORM_FILE, BundleCheckpoint, checkpoint_dir, export_policy, list_checkpoints,
+    read_state, resolve_checkpoint, save_checkpoint, unpack_policy,
 )
+from wildrobot_gym.policy_io import (  # noqa: F401  (re-exported)
+    ACTIVATIONS, LegacyCheckpointError, load_ppo, load_vecnormalize, ppo_kwargs, save_vecnormalize, set_policy_weights,
+)
+from wildrobot_gym.batch_env import BatchedWalkVecEnv
+from wildrobot_gym.config.ppo import DEFAULT_VEC_ENV
 from wildrobot_gym.vec_env import BatchedSubprocVecEnv
 from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env, style_weight_at
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ACTIVATIONS = {"elu": torch.nn.ELU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "leaky_relu": torch.nn.LeakyReLU}
 
 
 # ---------------------------------------------------------------------------- construction
@@ -57,28 +64,36 @@ class _EnvFactory:
 
 
 def make_vec_env(cfg: Mapping[str, Any], n_envs: int, n_workers: int, start_method: str = "forkserver",
-                 amp_features: tuple[str, float] | None = None) -> VecEnv:
-    """n_envs phase envs: in this process when n_workers == 0, else batched over worker processes."""
+                 amp_features: tuple[str, float] | None = None, kind: str | None = None) -> VecEnv:
+    """n_envs phase envs, stepped as `kind` says (default: the config's ``training.vec_env``):
+    "batched" in this process on MuJoCo's batch API with n_workers physics threads (0: one per core),
+    "subprocess" over n_workers worker processes (in this process when n_workers == 0), "dummy" one by one.
+    `amp_features` = (lin_vel_mode, lin_vel_clip): observations carry the AMP features (Phase 3)."""
+    kind = kind or cfg["training"].get("vec_env", DEFAULT_VEC_ENV)
+    if kind == "batched":
+        return BatchedWalkVecEnv(cfg, n_envs, n_threads=n_workers, amp_features=amp_features)
     fns = [_EnvFactory(cfg, amp_features) for _ in range(n_envs)]
-    if n_workers == 0:
+    if n_workers == 0 or kind == "dummy":
         return DummyVecEnv(fns)
     return BatchedSubprocVecEnv(fns, n_workers=n_workers, start_method=start_method)
 
 
-def open_checkpoint(arg: str, path: Path) -> Path:
-    """`resolve_checkpoint` for a command-line argument: a missing or damaged one exits naming both."""
+def open_checkpoint(arg: str, path: Path) -> Path | BundleCheckpoint:
+    """`resolve_checkpoint` for a command-line argument: a missing, damaged or old-format (pickle) one exits
+    naming both."""
     try:
         return resolve_checkpoint(path)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"{arg} {path}: {e}") from None
 
 
-def wrap_normalize(venv: VecEnv, cfg: Mapping[str, Any], vecnorm_path: Path | None = None,
+def wrap_normalize(venv: VecEnv, cfg: Mapping[str, Any], vecnorm_path: Any = None,
                    training: bool = True) -> VecNormalize:
-    """VecNormalize with the config's settings, or with statistics loaded from a checkpoint."""
+    """VecNormalize with the config's settings, or with the statistics of a checkpoint's vecnormalize.npz
+    (`vecnorm_path`: its path, or ``ckpt / VECNORM_FILE`` of a bundle; never a pickle)."""
     t, gamma = cfg["training"], cfg["ppo"]["gamma"]
     if vecnorm_path is not None:
-        vn = VecNormalize.load(str(vecnorm_path), venv)
+        vn = load_vecnormalize(vecnorm_path, venv)
     else:
         vn = VecNormalize(venv, norm_obs=t["norm_obs"], norm_reward=t["norm_reward"], clip_obs=t["clip_obs"],
                           gamma=gamma)
@@ -88,23 +103,28 @@ def wrap_normalize(venv: VecEnv, cfg: Mapping[str, Any], vecnorm_path: Path | No
     return vn
 
 
-def ppo_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """PPO constructor arguments from the config's ``ppo`` section."""
-    p = cfg["ppo"]
-    return dict(
-        learning_rate=p["learning_rate"], n_steps=p["n_steps"], batch_size=p["batch_size"], n_epochs=p["n_epochs"],
-        gamma=p["gamma"], gae_lambda=p["gae_lambda"], clip_range=p["clip_range"], ent_coef=p["ent_coef"],
-        vf_coef=p["vf_coef"], max_grad_norm=p["max_grad_norm"], target_kl=p["target_kl"],
-        policy_kwargs=dict(net_arch=dict(pi=list(p["pi_net"]), vf=list(p["vf_net"])),
-                           activation_fn=ACTIVATIONS[p["activation"]], log_std_init=p["log_std_init"],
-                           ortho_init=p["ortho_init"]),
-    )
-
-
 def set_torch_threads(n: int) -> None:
-    """n > 0: that many threads; 0: torch's default."""
-    if n > 0:
-        torch.set_num_threads(n)
+    """n > 0: that many threads; 0: one per CPU core."""
+    torch.set_num_threads(n if n > 0 else (os.cpu_count() or 1))
+
+
+class TorchThreadsCallback(BaseCallback):
+    """torch on ``update_threads`` (0: every core) for the PPO update, when the physics threads are idle,
+    and on one thread while collecting, when they need the cores: the small per-step policy calls gain
+    nothing from more threads, and torch's spinning threads would slow the physics (throughput.md)."""
+
+    def __init__(self, update_threads: int) -> None:
+        super().__init__()
+        self.update_threads = int(update_threads)
+
+    def _on_rollout_start(self) -> None:
+        torch.set_num_threads(1)
+
+    def _on_rollout_end(self) -> None:
+        set_torch_threads(self.update_threads)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 # ---------------------------------------------------------------------------- logging
@@ -378,7 +398,7 @@ def load_amp_run_config(path: str | Path | None, saved: Mapping[str, Any] | None
         raise SystemExit(f"amp config error: {e}") from None
 
 
-def load_discriminator(ckpt: Path, acfg: Any, obs_dim: int | None = None):
+def load_discriminator(ckpt: Path | BundleCheckpoint, acfg: Any, obs_dim: int | None = None):
     """The checkpoint's discriminator (amp.pt), at its saved feature stage, in eval mode, or None when the
     checkpoint has no amp.pt. It reads features from column 0 of its input (`obs_dim` = features only)."""
     import torch as th
@@ -390,7 +410,12 @@ def load_discriminator(ckpt: Path, acfg: Any, obs_dim: int | None = None):
     path = ckpt / AMP_FILE
     if not path.is_file():
         return None
-    state = th.load(path, map_location="cpu", weights_only=True)
+    import io
+
+    try:
+        state = th.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001  (weights_only refuses anything but tensors and plain containers)
+        raise ValueError(f"{path}: not a weights-only tensor file ({str(e).strip().splitlines()[0]})") from None
     schedule = FeatureSchedule.from_config(acfg.features)
     schedule.load_state_dict(state["feature_schedule"])
     space = spaces.Box(-np.inf, np.inf, (obs_dim or LAYOUT.dim,), np.float32)

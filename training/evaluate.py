@@ -54,7 +54,8 @@ import torch as th  # noqa: E402
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper  # noqa: E402
 
 from training.common import (  # noqa: E402
-    load_amp_run_config, load_discriminator, read_state, resolve_amp_dataset, open_checkpoint,
+    VECNORM_FILE, load_amp_run_config, load_discriminator, load_ppo, load_vecnormalize, read_state, resolve_amp_dataset,
+    open_checkpoint,
 )
 from wildrobot_gym.config import validate_config  # noqa: E402
 from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env  # noqa: E402
@@ -112,7 +113,10 @@ def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
     `wrap_env` wraps each env (outermost, below the VecEnv: it sees every step before the auto-reset).
 
     Phase 3: the envs also compute the AMP features (with the run's feature parameters); a
-    `TransitionRecorder` keeps them and `StripAMPFeatures` hides them from the policy."""
+    `TransitionRecorder` keeps them and `StripAMPFeatures` hides them from the policy.
+
+    `ckpt`: a checkpoint directory or an in-memory bundle (`resolve_checkpoint`). Nothing in it is
+    unpickled (`wildrobot_gym.policy_io`); a file that does not fit raises ValueError naming it."""
     state = read_state(ckpt)
     cfg = validate_config(state["config"])
     cfg["env"] = {**cfg.get("env", {}), **(env_overrides or {})}
@@ -133,10 +137,12 @@ def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
         venv.env_method("set_reward_weights", cur.state().weights)
     # Phase 3: no style weight to push into the envs: their StyleRewardWrapper has no style_fn (the AMP
     # style reward is added on the VecEnv side in training), so the episode returns are the task reward.
-    venv = VecNormalize.load(str(ckpt / "vecnormalize.pkl"), venv)
+    # Nothing is unpickled: plain-array statistics, the PPO rebuilt from the config and given its weights.
+    venv = load_vecnormalize(ckpt / VECNORM_FILE, venv)
     venv.training = False
     venv.norm_reward = False
-    model = PPO.load(ckpt / "model.zip", device="cpu")
+    model = load_ppo(ckpt, None, cfg, device="cpu", observation_space=venv.observation_space,
+                     action_space=venv.action_space)
     return model, venv, cfg, state
 
 
@@ -448,7 +454,10 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"--video: expected a .mp4 (compact) or .gif (short clips) file, got {str(args.video)!r}")
 
     ckpt = open_checkpoint("checkpoint", args.checkpoint)
-    model, venv, cfg, state = load_policy(ckpt, n_envs=min(args.episodes, 8))
+    try:
+        model, venv, cfg, state = load_policy(ckpt, n_envs=min(args.episodes, 8))
+    except ValueError as e:  # a file of the checkpoint that does not load (named in the message)
+        raise SystemExit(f"checkpoint {args.checkpoint}: {e}") from None
     deterministic = not args.stochastic
     try:
         episodes = run_episodes(model, venv, args.episodes, deterministic, args.seed)

@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     ckpt = open_checkpoint("checkpoint", args.checkpoint)
     overrides = {} if args.gait_frequency is None else {"gait_frequency": args.gait_frequency}
-    model, venv, cfg, _ = load_policy(ckpt, 1, env_overrides=overrides)
+    try:
+        model, venv, cfg, _ = load_policy(ckpt, 1, env_overrides=overrides)
+    except ValueError as e:  # a file of the checkpoint that does not load (named in the message)
+        raise SystemExit(f"checkpoint {args.checkpoint}: {e}") from None
     base = venv.unwrapped.envs[0].unwrapped
     venv.seed(args.seed)
     obs = venv.reset()

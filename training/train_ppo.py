@@ -49,8 +49,8 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize  # noqa: E402
 
 from training.common import (  # noqa: E402
     AMP_FILE, CheckpointCallback, CurriculumCallback, EpisodeStatsCallback, StyleScheduleCallback, list_checkpoints,
-    load_amp_run_config, make_logger, open_checkpoint, make_vec_env, ppo_kwargs, read_state, resolve_amp_dataset, resolve_checkpoint,
-    save_checkpoint, set_torch_threads, wrap_normalize,
+    VECNORM_FILE, load_amp_run_config, load_ppo, make_logger, open_checkpoint, make_vec_env, ppo_kwargs, read_state,
+    resolve_amp_dataset, resolve_checkpoint, save_checkpoint, set_policy_weights, set_torch_threads, TorchThreadsCallback, wrap_normalize,
 )
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, ConfigError, load_config, validate_config  # noqa: E402
 from wildrobot_gym.wrappers import ContactCurriculum  # noqa: E402
@@ -136,13 +136,32 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
     return cfg, Path(cfg["training"]["logdir"])
 
 
-def load_weights(model: PPO, arg: str, ckpt: Path, device: str) -> None:
-    """Weights (and optimizer state) of a checkpoint; its step count is not taken. A damaged model.zip
-    exits naming the argument and the file."""
+def load_weights(model: PPO, arg: str, ckpt: Path, device: str) -> None:  # noqa: ARG001  (device: the model's)
+    """Weights (and optimizer state) of a checkpoint, read with torch.load(weights_only=True): nothing is
+    unpickled; its step count is not taken. A damaged or unfitting model.zip exits naming the argument
+    and the file."""
     try:
-        model.set_parameters(str(ckpt / "model.zip"), exact_match=True, device=device)
+        set_policy_weights(model, ckpt, optimizer=True)
     except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError) as e:
         raise SystemExit(f"{arg}: cannot load {ckpt / 'model.zip'}: {e}") from None
+
+
+def load_normalize(venv: VecEnv, cfg: dict, arg: str, ckpt: Any) -> VecNormalize:
+    """`wrap_normalize` with a checkpoint's statistics (vecnormalize.npz, or the config's when `ckpt` is
+    None); a file that does not load exits naming the argument and the file."""
+    try:
+        return wrap_normalize(venv, cfg, ckpt / VECNORM_FILE if ckpt is not None else None)
+    except ValueError as e:
+        raise SystemExit(f"{arg}: {e}") from None
+
+
+def resume_model(ckpt: Path, env: Any, cfg: dict, device: str) -> PPO:
+    """The PPO of a checkpoint to continue: config, weights, optimizer state and step / update counts
+    (`load_ppo`, nothing unpickled); a file that does not load exits naming it."""
+    try:
+        return load_ppo(ckpt, env, cfg, device=device, resume=True)
+    except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError) as e:
+        raise SystemExit(f"--resume: cannot load {ckpt}: {e}") from None
 
 
 def make_progress_bar(enabled: bool) -> ProgressBarCallback | None:
@@ -193,11 +212,11 @@ def main(argv: list[str] | None = None) -> Path:
         if args.resume:
             ckpt = resolve_checkpoint(ckpt_root)
             state = read_state(ckpt)
-            venv = wrap_normalize(venv, cfg, ckpt / "vecnormalize.pkl")
-            model = PPO.load(ckpt / "model.zip", env=venv, device=t["device"])
+            venv = load_normalize(venv, cfg, "--resume", ckpt)
+            model = resume_model(ckpt, venv, cfg, t["device"])
             print(f"resuming {ckpt} at step {model.num_timesteps}")
         else:
-            venv = wrap_normalize(venv, cfg, init / "vecnormalize.pkl" if init else None)
+            venv = load_normalize(venv, cfg, "--init-from", init)
             model = PPO("MlpPolicy", venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg))
             if init is not None:
                 # Weights (and optimizer state) of the previous phase; the step count starts at 0.
@@ -227,7 +246,8 @@ def main(argv: list[str] | None = None) -> Path:
         ckpt_cb = CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, extra_state, verbose=args.verbose)
         pbar = make_progress_bar(not args.no_progress_bar)
         # stats first: the curriculum reads its episodes
-        callbacks = [stats_cb, *callbacks, ckpt_cb, *([pbar] if pbar else [])]
+        threads_cb = TorchThreadsCallback(t["torch_threads"])  # all cores for the update, one while collecting
+        callbacks = [stats_cb, *callbacks, ckpt_cb, threads_cb, *([pbar] if pbar else [])]
 
         remaining = t["total_timesteps"] - model.num_timesteps
         if remaining > 0:
@@ -307,7 +327,8 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         pdim = int(raw.get_attr("policy_obs_dim", [0])[0])
         if resume is not None:
             source = resume
-            model = PPO.load(resume / "model.zip", device=t["device"])  # the trainer sets its env
+            # Built on the policy-only space; the trainer points it at its own stack (amp.py docstring).
+            model = resume_model(resume, StripAMPFeatures(raw, pdim), cfg, t["device"])
             print(f"resuming {resume} at step {model.num_timesteps}")
         else:
             source = init
@@ -319,7 +340,14 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
                 print(f"initialised from {source}")
             else:
                 print("warning: phase 3 without --init-from: AMP from scratch (seed 002 starts from Phase 2)")
-        vecnorm = source / "vecnormalize.pkl" if source is not None else None
+        vecnorm = source / VECNORM_FILE if source is not None else None
+        if vecnorm is not None:  # checked here, so that a bad file exits naming it
+            from wildrobot_gym.policy_io import read_vecnormalize
+
+            try:
+                read_vecnormalize(vecnorm)
+            except ValueError as e:
+                raise SystemExit(f"{'--resume' if resume is not None else '--init-from'}: {e}") from None
         trainer = AMPTrainer(
             venv=raw, gen_algo=model, reference=ref, config=acfg, policy_obs_dim=pdim, seed=t["seed"],
             policy_venv_fn=lambda v: wrap_normalize(v, cfg, vecnorm),

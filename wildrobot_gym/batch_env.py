@@ -19,7 +19,11 @@ end, which gets what the subprocess VecEnv sends back (`wildrobot_gym.vec_env.KE
 ``env_method("set_reward_weights", w)`` is the Phase 2 curriculum's call. Per-env model parameters
 (domain randomisation) go through `model_field`, `mujoco.batch.Batch.expand`'s per-simulation values.
 
-Phase 3 (AMP) still runs on the subprocess VecEnv (its feature wrapper is per env).
+Phase 3: the reward is `StyleRewardWrapper`'s (task_weight x the Phase 2 reward; the discriminator's
+style term is added above, on the VecEnv side), and with ``amp_features=(lin_vel_mode, lin_vel_clip)``
+every observation carries the AMP features after the policy's columns, as `AMPFeatureObservation` does
+per env: ``[obs | Phi(state)]``, ``policy_obs_dim`` the split point, computed for the whole batch by
+`wildrobot_gym.amp_features.compute_features`.
 """
 from __future__ import annotations
 
@@ -30,9 +34,11 @@ from typing import Any, Mapping, Sequence
 import mujoco
 import mujoco.batch
 import numpy as np
+from gymnasium import spaces
 from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from wildrobot_gym.amp_features import LAYOUT, compute_features
 from wildrobot_gym.env import WildRobotWalkEnv
 from wildrobot_gym.episode_stats import EpisodeStats
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker, trouble_warnings
@@ -48,12 +54,11 @@ class BatchedWalkVecEnv(VecEnv):
     :param cfg: the phase config (its ``env``, ``reward_weights`` and ``reward_params``)
     :param n_envs: number of simulations
     :param n_threads: physics threads (0: one per CPU core)
+    :param amp_features: (lin_vel_mode, lin_vel_clip): append the AMP features to the observations
     """
 
-    def __init__(self, cfg: Mapping[str, Any], n_envs: int, n_threads: int = 0) -> None:
-        if str(cfg.get("phase")) == "3":
-            raise ValueError("BatchedWalkVecEnv: Phase 3 (AMP features, style reward) runs on the subprocess "
-                             "VecEnv: set training.vec_env to 'subprocess'")
+    def __init__(self, cfg: Mapping[str, Any], n_envs: int, n_threads: int = 0,
+                 amp_features: tuple[str, float] | None = None) -> None:
         if int(n_envs) < 1:
             raise ValueError(f"n_envs: expected a positive integer, got {n_envs!r}")
         weights, params = dict(cfg["reward_weights"]), dict(cfg.get("reward_params") or {})
@@ -66,6 +71,10 @@ class BatchedWalkVecEnv(VecEnv):
         self.tracker = MetricsTracker(base.model, base.spec_, base.dt, contact_threshold=t.contact_threshold,
                                       min_root_height=t.min_root_height, max_tilt=t.max_tilt, batch=n)
         self.stats = EpisodeStats(self.composer.weights, NUM_JOINTS, n_envs=n)
+        # Phase 3: StyleRewardWrapper's task weight and (schedule-driven) style weight.
+        amp = cfg.get("amp") if str(cfg.get("phase")) == "3" else None
+        self.task_weight = float(amp["task_weight"]) if amp else None
+        self.style_weight = float(amp["style_weights"][0]) if amp else 0.0
 
         self.sim = mujoco.batch.Batch(base.model, nsim=n, nthread=int(n_threads) or (os.cpu_count() or 1))
         sim = self.sim
@@ -84,11 +93,17 @@ class BatchedWalkVecEnv(VecEnv):
         self.episode_return = np.zeros(n)
         self.action = np.zeros((n, NUM_JOINTS))
         self.prev_action = np.zeros((n, NUM_JOINTS))
-        self._obs = np.zeros((n, *base.observation_space.shape), dtype=np.float32)
+        self.policy_obs_dim = int(base.observation_space.shape[0])
+        self.amp_features = amp_features
+        obs_space = base.observation_space
+        if amp_features is not None:
+            obs_space = spaces.Box(-np.inf, np.inf, (self.policy_obs_dim + LAYOUT.dim,), np.float32)
+            self._prev_foot_height = np.zeros((n, 2))
+        self._obs = np.zeros((n, *obs_space.shape), dtype=np.float32)
         self._actions = self.action
         self._t0 = time.perf_counter()
         self.render_mode = None
-        super().__init__(n, base.observation_space, base.action_space)
+        super().__init__(n, obs_space, base.action_space)
 
     # ------------------------------------------------------------------ settings shared by every env
     @property
@@ -101,6 +116,10 @@ class BatchedWalkVecEnv(VecEnv):
 
     def get_reward_weights(self) -> dict[str, float]:
         return dict(self.composer.weights)
+
+    def set_style_weight(self, weight: float) -> None:
+        """Phase 3: the schedule's current style weight (as `StyleRewardWrapper.set_style_weight`)."""
+        self.style_weight = float(weight)
 
     def model_field(self, name: str) -> np.ndarray:
         """Per-env values of an MjModel field, (n_envs, ...), live: a write applies from the next step
@@ -135,6 +154,10 @@ class BatchedWalkVecEnv(VecEnv):
 
         info = self._metrics()
         reward, terms = self.composer(info)
+        if self.task_weight is not None:  # Phase 3, as StyleRewardWrapper: the style term comes above
+            terms = {k: self.task_weight * v for k, v in terms.items()}
+            terms["style"] = self.style_weight * np.zeros(self.num_envs)
+            reward = self.task_weight * reward + terms["style"]
         reward = np.where(info["sim_unstable"], 0.0, reward)
         self.episode_return += reward
         self.stats.add(info, reward, terms, self.composer.params)
@@ -142,8 +165,7 @@ class BatchedWalkVecEnv(VecEnv):
         limit = base.max_episode_steps
         truncated = ~terminated & (self.steps >= limit) if limit is not None else np.zeros_like(terminated)
         dones = terminated | truncated
-        base.write_observation(self._obs, self._xmat[:, self._root], self._sensordata, self._qpos, self.action,
-                               self.command, self.phase)
+        self._write_obs(self._obs, info, slice(None), restart=False)
 
         infos: list[dict] = [{} for _ in range(self.num_envs)]
         done_ids = np.flatnonzero(dones)
@@ -223,8 +245,23 @@ class BatchedWalkVecEnv(VecEnv):
         self.stats.reset(ids)
         sd = self._sensordata[ids]
         self.tracker.reset_arrays(ids, sd, self._qvel[ids], trouble_warnings(self.sim.warning[ids, :, 1]))
-        self._metrics(ids)  # the single env computes its reset info: the same clock update
+        info = self._metrics(ids)  # the single env computes its reset info: the same clock update
         obs = np.zeros((len(ids), self._obs.shape[1]), dtype=np.float32)
-        base.write_observation(obs, self._xmat[ids, self._root], sd, self._qpos[ids], self.action[ids],
-                               self.command[ids], self.phase[ids])
+        self._write_obs(obs, info, ids, restart=True)
         self._obs[ids] = obs
+
+    def _write_obs(self, obs: np.ndarray, info: Mapping[str, Any], rows: Any, restart: bool) -> None:
+        """Observations of envs `rows` into `obs` (their rows, in order), AMP features appended if on."""
+        d = self.policy_obs_dim
+        self.base.write_observation(obs[:, :d], self._xmat[rows, self._root], self._sensordata[rows],
+                                    self._qpos[rows], self.action[rows], self.command[rows], self.phase[rows])
+        if self.amp_features is None:
+            return
+        # As AMPFeatureObservation: foot z velocity by backward difference, 0 right after a reset.
+        fh = info["foot_height"]
+        fz = np.zeros_like(fh) if restart else (fh - self._prev_foot_height[rows]) * (1.0 / float(self.base.dt))
+        self._prev_foot_height[rows] = fh
+        mode, clip = self.amp_features
+        f = compute_features(self._qpos[rows], self._qvel[rows], info["pad_contact"], fh, fz,
+                             lin_vel_mode=mode, lin_vel_clip=clip)
+        obs[:, d:] = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)

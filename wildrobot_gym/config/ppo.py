@@ -12,6 +12,11 @@ from .values import Finite, Flag, NonNeg, PosInt, Positive, Text, expect, intege
 ACTIVATIONS = ("elu", "relu", "tanh", "leaky_relu")
 #: multiprocessing start methods (the worker processes of wildrobot_gym.vec_env).
 START_METHODS = ("fork", "spawn", "forkserver")
+#: How the training envs are stepped (training/common.py make_vec_env): "batched" all in this process on
+#: MuJoCo's batch API (wildrobot_gym.batch_env), "subprocess" in n_workers worker processes
+#: (wildrobot_gym.vec_env), "dummy" one by one in this process (the three step alike: tests/test_batch_env.py).
+VEC_ENVS = ("batched", "subprocess", "dummy")
+DEFAULT_VEC_ENV = "batched"
 #: torch devices SB3 accepts here: "auto" picks cuda when there is one.
 DEVICE_PATTERN = r"cpu|cuda|cuda:\d+|auto|mps"
 
@@ -45,6 +50,8 @@ class TrainingSection(Section):
 
     total_timesteps: PosInt
     n_envs: PosInt
+    vec_env: one_of(*VEC_ENVS) = DEFAULT_VEC_ENV  # absent in runs saved before it existed: they ran "subprocess"
+    # batched: physics threads (0: one per core); subprocess: worker processes (0: "dummy")
     n_workers: integer("an integer >= 0 (0: all envs in this process)", ge=0)
     seed: integer(ge=0, le=2**32 - 1)  # numpy's seed range
     logdir: Text

@@ -1,0 +1,106 @@
+"""ONNX export: the graph reproduces SB3's deterministic action (with VecNormalize's normalisation) on
+real env observations, carries the runtime's metadata, and runs with numpy + onnxruntime alone."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from training import export_policy  # noqa: E402
+from training.common import resolve_checkpoint  # noqa: E402
+from wildrobot_gym.onnx_export import read_metadata  # noqa: E402
+
+BUNDLE = ROOT / "policies" / "phase2.zip"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "phase2.onnx"
+    export_policy.main([str(BUNDLE), str(out), "--onnx"])
+    return out
+
+
+def test_onnx_matches_sb3_predict_on_real_observations(exported: Path):
+    from training.evaluate import load_policy
+
+    model, venv, _, _ = load_policy(resolve_checkpoint(BUNDLE), n_envs=2)
+    sess = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    raw, rng = [], np.random.default_rng(0)
+    try:
+        venv.seed(7)
+        obs = venv.reset()
+        for i in range(200):
+            raw.append(venv.get_original_obs().copy())
+            action, _ = model.predict(obs, deterministic=True)
+            if i % 3 == 0:  # also off the policy's own path: perturbed actions, so falls and odd states too
+                action = np.clip(action + rng.normal(0, 0.5, action.shape), -1, 1)
+            obs, _, _, _ = venv.step(action)
+        raw_obs = np.concatenate(raw).astype(np.float32)  # 400 observations
+        expected, _ = model.predict(venv.normalize_obs(raw_obs), deterministic=True)
+    finally:
+        venv.close()
+    got = sess.run(["action"], {"obs": raw_obs})[0]
+    assert got.shape == expected.shape == (400, 8)
+    diff = float(np.abs(got - expected).max())
+    print(f"max |onnx - sb3| over {len(raw_obs)} observations: {diff:.3g}")
+    assert diff < 1e-5
+    assert got.min() >= -1.0 and got.max() <= 1.0
+    # the clip to the action space is in the graph: extreme observations saturate exactly at +-1
+    far = np.full((4, raw_obs.shape[1]), 1e3, np.float32) * np.array([[1], [-1], [0.5], [-3]], np.float32)
+    exp_far, _ = model.predict(venv.normalize_obs(far), deterministic=True)
+    assert np.abs(sess.run(["action"], {"obs": far})[0] - exp_far).max() < 1e-5
+
+
+def test_metadata_and_sidecar(exported: Path):
+    from wildrobot_gym.env import OBS_LAYOUT
+    from wildrobot_gym.robot import JOINT_NAMES
+
+    meta = read_metadata(exported)
+    assert json.loads(exported.with_suffix(".json").read_text()) == meta
+    assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in OBS_LAYOUT]
+    assert [e["privileged"] for e in meta["observation_layout"]] == [p for _, _, p in OBS_LAYOUT]
+    assert meta["observation_dim"] == sum(s for _, s, _ in OBS_LAYOUT) == 37
+    assert meta["joint_names"] == list(JOINT_NAMES)
+    assert meta["control_rate_hz"] == 50.0 and meta["gait_frequency_hz"] == 3.0
+    assert len(meta["home_pose"]) == len(meta["action_scale"]) == len(meta["joint_range"]) == 8
+    assert all(lo <= q <= hi for q, (lo, hi) in zip(meta["home_pose"], meta["joint_range"]))
+    assert meta["phase"] == "2" and meta["num_timesteps"] == 15007744
+
+
+def test_shipped_onnx_is_the_shipped_bundle(exported: Path):
+    shipped = ROOT / "policies" / "phase2.onnx"
+    sess_a = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
+    sess_b = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).normal(size=(64, 37)).astype(np.float32)
+    assert np.array_equal(sess_a.run(["action"], {"obs": x})[0], sess_b.run(["action"], {"obs": x})[0])
+
+
+def test_cli_refuses_a_mismatched_output(tmp_path: Path):
+    with pytest.raises(SystemExit, match=r"\.onnx file is written with --onnx"):
+        export_policy.main([str(BUNDLE), str(tmp_path / "p.onnx")])
+    with pytest.raises(SystemExit, match=r"\.onnx file is written with --onnx"):
+        export_policy.main([str(BUNDLE), str(tmp_path / "p.zip"), "--onnx"])
+
+
+def test_run_onnx_example_walks_without_torch_or_sb3():
+    code = ("import json, runpy, sys; sys.argv = ['run_onnx.py', 'policies/phase2.onnx', '--steps', '250']; "
+            "r = runpy.run_path('examples/run_onnx.py', run_name='not_main')['main'](sys.argv[1:]); "
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'stable_baselines3', 'imitation')); "
+            "print('RESULT ' + json.dumps({'result': r, 'heavy': heavy}))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.split("RESULT ", 1)[1])
+    assert out["heavy"] == []
+    res = out["result"]
+    assert not res["fell"] and res["steps"] == 250
+    assert res["forward_velocity_mean"] > 0.5 and res["distance_m"] > 2.0

@@ -1,0 +1,150 @@
+"""A checkpoint's deterministic policy as ONE ONNX graph, for a robot runtime without torch or SB3.
+
+    action = clip(action_net(policy_net(clip((obs - mean) / sqrt(var + eps), -clip_obs, clip_obs))), low, high)
+
+i.e. VecNormalize's observation normalisation (computed in float64, as VecNormalize does) followed by
+the actor's MLP and the Gaussian's mean, clipped to the action space ([-1, 1]): exactly what
+``model.predict(vecnormalize.normalize_obs(obs), deterministic=True)`` returns. Input ``obs``: float32
+(batch, obs_dim), the env's raw observation; output ``action``: float32 (batch, 8), in [-1, 1].
+
+What a runtime needs besides the graph is embedded as JSON under the ``wildrobot`` key of the model's
+``metadata_props`` and written next to it as ``OUT.json`` (`policy_metadata`): the observation layout
+(`wildrobot_gym.env.OBS_LAYOUT`: names, sizes, offsets, which are privileged), the joint order
+(`wildrobot_gym.robot.JOINT_NAMES`), home pose, joint ranges, action scale (joint target = home +
+action_scale * action, clipped to the range, rad), control rate, gait clock frequency and command range.
+
+Needs ``onnx`` (the ``deploy`` extra) to write; the graph is run with ``onnxruntime`` (examples/run_onnx.py).
+The checkpoint is read without unpickling anything (`wildrobot_gym.policy_io`).
+"""
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from wildrobot_gym.atomic_io import atomic_write
+
+METADATA_KEY = "wildrobot"
+OPSET = 17
+
+
+class OnnxPolicy(nn.Module):
+    """Normalisation + actor MLP + action mean + clip, as one module (see the module docstring)."""
+
+    def __init__(self, policy: Any, vecnorm: Mapping[str, np.ndarray] | None, low: np.ndarray, high: np.ndarray) -> None:
+        super().__init__()
+        self.policy_net = policy.mlp_extractor.policy_net
+        self.action_net = policy.action_net
+        self.normalize = vecnorm is not None and bool(vecnorm["norm_obs"])
+        if self.normalize:
+            self.register_buffer("mean", torch.as_tensor(np.asarray(vecnorm["obs_mean"], np.float64)))
+            self.register_buffer("std", torch.as_tensor(np.sqrt(np.asarray(vecnorm["obs_var"], np.float64)
+                                                                + float(vecnorm["epsilon"]))))
+            clip = float(vecnorm["clip_obs"])
+            self.register_buffer("clip_lo", torch.tensor(-clip, dtype=torch.float64))
+            self.register_buffer("clip_hi", torch.tensor(clip, dtype=torch.float64))
+        self.register_buffer("low", torch.as_tensor(np.asarray(low, np.float32)))
+        self.register_buffer("high", torch.as_tensor(np.asarray(high, np.float32)))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs
+        if self.normalize:
+            x = torch.max(torch.min((obs.double() - self.mean) / self.std, self.clip_hi), self.clip_lo).float()
+        mean = self.action_net(self.policy_net(x))
+        return torch.max(torch.min(mean, self.high), self.low)
+
+
+def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], vecnorm: Mapping[str, np.ndarray] | None,
+                    source: str) -> dict[str, Any]:
+    """The runtime's facts of a policy: observation layout, joints, action mapping, rates (JSON-able)."""
+    from wildrobot_gym.env import OBS_LAYOUT
+    from wildrobot_gym.robot import JOINT_NAMES
+
+    base = env.unwrapped
+    spec = base.spec_
+    include_priv = bool(base.include_privileged)
+    layout, i = [], 0
+    for name, size, privileged in OBS_LAYOUT:
+        if privileged and not include_priv:
+            continue
+        layout.append({"name": name, "size": int(size), "offset": i, "privileged": bool(privileged)})
+        i += size
+    scale = np.broadcast_to(np.asarray((cfg.get("env") or {}).get("action_scale", 0.5), np.float64), (len(JOINT_NAMES),))
+    return {
+        "format": 1, "source": source, "phase": str(cfg["phase"]), "num_timesteps": int(state.get("num_timesteps", 0)),
+        "inputs": {"obs": ["batch", i]}, "outputs": {"action": ["batch", len(JOINT_NAMES)]},
+        "observation_layout": layout, "observation_dim": i, "include_privileged": include_priv,
+        "privileged_note": "privileged entries are not measurable on the robot (simulation only)" if include_priv else None,
+        "normalisation": "inside the graph: feed the raw observation" if vecnorm is not None and bool(vecnorm["norm_obs"])
+        else "none", "clip_obs": float(vecnorm["clip_obs"]) if vecnorm is not None else None,
+        "action": "joint target = home + action_scale * action, clipped to joint_range (rad); action in [-1, 1]",
+        "action_low": -1.0, "action_high": 1.0,
+        "joint_names": list(JOINT_NAMES),
+        "action_scale": [float(s) for s in scale],
+        "home_pose": [float(q) for q in spec.home_qpos[spec.joint_qpos_adr]],
+        "joint_range": [[float(lo), float(hi)] for lo, hi in spec.joint_range],
+        "control_rate_hz": float(round(1.0 / base.dt, 6)), "control_dt": float(base.dt),
+        "gait_frequency_hz": float(base.gait_frequency),
+        "command_range": [float(c) for c in base.command_range],
+        "env_kwargs": json.loads(json.dumps(dict(cfg.get("env") or {}), default=float)),  # WildRobotWalk-v0 as trained
+    }
+
+
+def export_onnx(ckpt: Any, out: str | Path, sidecar: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Write checkpoint `ckpt`'s (a directory or a bundle, `resolve_checkpoint`) deterministic policy as
+    ONNX to `out` (atomically) and, with `sidecar`, its metadata to ``out`` with ``.json``; returns
+    (path, metadata)."""
+    import onnx
+
+    from wildrobot_gym.checkpoints import VECNORM_FILE, read_state
+    from wildrobot_gym.config import validate_config
+    from wildrobot_gym.policy_io import load_ppo, read_vecnormalize
+    from wildrobot_gym.wrappers import make_phase_env
+
+    out = Path(out)
+    state = read_state(ckpt)
+    cfg = validate_config(state["config"])
+    env = make_phase_env(cfg)  # the policy's observation (Phase 3: without the AMP features)
+    try:
+        model = load_ppo(ckpt, None, cfg, device="cpu", observation_space=env.observation_space,
+                         action_space=env.action_space)
+        vecnorm = read_vecnormalize(ckpt / VECNORM_FILE) if (ckpt / VECNORM_FILE).is_file() else None
+        meta = policy_metadata(cfg, env, state, vecnorm, str(ckpt))
+    finally:
+        env.close()
+    if model.policy.squash_output or model.policy.use_sde:
+        raise ValueError(f"{ckpt}: only a plain Gaussian MLP policy is exported (no gSDE / squashed output)")
+    module = OnnxPolicy(model.policy, vecnorm, model.action_space.low, model.action_space.high).eval()
+    dummy = torch.zeros(1, meta["observation_dim"], dtype=torch.float32)
+    buf = io.BytesIO()
+    # The TorchScript-based exporter (dynamo=False): the dynamo one needs onnxscript, and this graph (two
+    # Linear layers, elementwise ops) needs nothing newer. Its deprecation warning is silenced here.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, (dummy,), buf, input_names=["obs"], output_names=["action"],
+                          dynamic_axes={"obs": {0: "batch"}, "action": {0: "batch"}}, opset_version=OPSET,
+                          dynamo=False)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(meta)
+    proto.doc_string = "WildRobot policy: raw observation -> normalised -> actor MLP -> mean action clipped to [-1, 1]"
+    atomic_write(out, lambda f: f.write(proto.SerializeToString()))
+    if sidecar:
+        atomic_write(out.with_suffix(".json"), lambda f: f.write((json.dumps(meta, indent=1) + "\n").encode()))
+    return out, meta
+
+
+def read_metadata(onnx_path: str | Path) -> dict[str, Any]:
+    """The ``wildrobot`` metadata of an exported graph, with onnxruntime only (no onnx, no torch)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return json.loads(sess.get_modelmeta().custom_metadata_map[METADATA_KEY])
