@@ -4,10 +4,14 @@
 
 What a robot runtime does, in simulation: read the graph's metadata (``wildrobot`` in its
 metadata_props, written by ``training/export_policy.py --onnx``: observation layout, joint order, home
-pose, action scale, control rate), feed the raw observation, get the action in [-1, 1] (normalisation
-and clipping are inside the graph). No torch and no Stable-Baselines3 are imported; the env comes from
-gymnasium + wildrobot_gym, with the env arguments the policy was trained with (gait clock, action scale,
-privileged observation). Prints the distance walked, the mean forward velocity and whether it fell.
+pose, action scale, control rate, the graph input's layout), feed the raw values of the observation
+entries the graph takes, get the action in [-1, 1] (normalisation and clipping are inside the graph).
+A policy of ``ppo.actor_inputs: measured`` takes only the measured entries (``input_layout``: what the
+robot has; the env's privileged root velocity and height are never fed); one of ``all`` (and a
+format-1 graph, without ``input_layout``) the whole observation. No torch and no Stable-Baselines3 are
+imported; the env comes from gymnasium + wildrobot_gym, with the env arguments the policy was trained
+with (gait clock, action scale, privileged observation). Prints the distance walked, the mean forward
+velocity and whether it fell.
 """
 from __future__ import annotations
 
@@ -25,6 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import wildrobot_gym  # noqa: E402, F401  (registers WildRobotWalk-v0)
 
 
+def input_columns(meta: dict) -> np.ndarray:
+    """The env observation's columns the graph's input holds, in order (metadata ``input_layout``: each
+    entry's ``obs_offset`` and ``size``; without it, format 1: the whole observation)."""
+    entries = meta.get("input_layout")
+    if entries is None:
+        return np.arange(int(meta["observation_dim"]))
+    return np.concatenate([np.arange(e["obs_offset"], e["obs_offset"] + e["size"]) for e in entries]).astype(np.int64)
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("policy", type=Path, help="an .onnx file from training/export_policy.py --onnx")
@@ -38,11 +51,13 @@ def main(argv: list[str] | None = None) -> dict:
     env = gym.make(wildrobot_gym.ENV_ID, max_episode_steps=args.steps, **kwargs)
     obs, _ = env.reset(seed=args.seed)
     assert obs.shape == (meta["observation_dim"],), (obs.shape, meta["observation_dim"])
+    cols = input_columns(meta)  # what the graph takes of the observation (the robot: its measurements)
+    assert len(cols) == meta["inputs"]["obs"][1], (len(cols), meta["inputs"])
     base = env.unwrapped
     x0 = float(base.data.qpos[0])
     speeds, fell, steps = [], False, 0
     for steps in range(1, args.steps + 1):
-        action = sess.run(["action"], {"obs": obs[None].astype(np.float32)})[0][0]
+        action = sess.run(["action"], {"obs": obs[None, cols].astype(np.float32)})[0][0]
         obs, _, terminated, truncated, info = env.step(action)
         speeds.append(float(info["forward_velocity"]))
         if terminated or truncated:

@@ -31,7 +31,7 @@ def test_batched_env_matches_the_single_env_step_for_step(phase: str) -> None:
     cfg = _phase(phase, max_episode_steps=60)  # short episodes: time limits and falls both happen
     n = 5
     amp = ("clip", 1.5) if phase == "phase3" else None
-    batched = BatchedWalkVecEnv(cfg, n, n_threads=2, amp_features=amp)
+    batched = BatchedWalkVecEnv(cfg, n, n_threads=2, amp_features=amp, randomize=False)  # the nominal robot
     single = make_vec_env(cfg, n, 0, kind="dummy", amp_features=amp)
     assert batched.observation_space == single.observation_space
     batched.seed(7)
@@ -69,7 +69,7 @@ def test_reward_weights_reach_the_batch_and_per_env_model_fields() -> None:
     """env_method('set_reward_weights') (the Phase 2 curriculum) changes the reward of every env, and
     model_field gives per-env model parameters that the physics uses (domain randomisation)."""
     cfg = _phase("phase2", reset_noise_scale=0.0, fixed_command=0.6)  # three identical starts
-    env = BatchedWalkVecEnv(cfg, 3, n_threads=1)
+    env = BatchedWalkVecEnv(cfg, 3, n_threads=1, randomize=False)
     env.seed(0)
     env.reset()
     env.env_method("set_reward_weights", {"foot_contact": 7.0})

@@ -82,7 +82,7 @@ PROBES = [
     ("1e", "training.start_method", "thread", "expected one of ('fork', 'spawn', 'forkserver')"),
     ("1e", "training.device", "gpu", "expected cpu, cuda, cuda:N, auto or mps, got 'gpu'"),
     ("1e", "ppo.batch_size", 1, "expected a positive integer >= 2, got 1"),
-    ("1e", "ppo.batch_size", 8191, "= 256 * 32 = 8192 split into minibatches of 8191 leaves a last minibatch of 1"),
+    ("1e", "ppo.batch_size", 8191, "= 32 * 256 = 8192 split into minibatches of 8191 leaves a last minibatch of 1"),
     # strict types
     ("1e", "ppo.batch_size", "2048", "expected a positive integer >= 2, got '2048'"),
     ("1e", "ppo.n_epochs", 3.5, "expected a positive integer, got 3.5"),

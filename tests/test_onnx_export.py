@@ -70,6 +70,10 @@ def test_metadata_and_sidecar(exported: Path):
     assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in OBS_LAYOUT]
     assert [e["privileged"] for e in meta["observation_layout"]] == [p for _, _, p in OBS_LAYOUT]
     assert meta["observation_dim"] == sum(s for _, s, _ in OBS_LAYOUT) == 37
+    # an actor_inputs "all" policy (every one saved before the key): the input is the whole observation
+    assert meta["actor_inputs"] == "all" and meta["input_dim"] == meta["inputs"]["obs"][1] == 37
+    assert [(e["name"], e["offset"], e["obs_offset"]) for e in meta["input_layout"]] == \
+        [(e["name"], e["offset"], e["offset"]) for e in meta["observation_layout"]]
     assert meta["joint_names"] == list(JOINT_NAMES)
     assert meta["control_rate_hz"] == 50.0 and meta["gait_frequency_hz"] == 3.0
     assert len(meta["home_pose"]) == len(meta["action_scale"]) == len(meta["joint_range"]) == 8
@@ -104,3 +108,98 @@ def test_run_onnx_example_walks_without_torch_or_sb3():
     res = out["result"]
     assert not res["fell"] and res["steps"] == 250
     assert res["forward_velocity_mean"] > 0.5 and res["distance_m"] > 2.0
+
+
+# ------------------------------------------------------------------------------------- asymmetric actor-critic
+@pytest.fixture(scope="module")
+def asym_exported(tmp_path_factory) -> tuple[Path, Path]:
+    """(checkpoint, ONNX file) of a small ``actor_inputs: measured`` Phase 2 policy with real normalisation
+    statistics (VecNormalize over random-action steps) and non-trivial weights."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from wildrobot_gym.checkpoints import save_checkpoint
+    from wildrobot_gym.config import CONFIG_DIR, load_config
+    from wildrobot_gym.policy import AsymmetricActorCriticPolicy
+    from wildrobot_gym.policy_io import ppo_kwargs
+    from wildrobot_gym.wrappers import make_phase_env
+
+    tmp = tmp_path_factory.mktemp("onnx_asym")
+    cfg = load_config(CONFIG_DIR / "phase2.yaml")
+    assert cfg["ppo"]["actor_inputs"] == "measured"
+    cfg["ppo"].update(n_steps=32, batch_size=64, n_epochs=1, pi_net=[32, 32], vf_net=[32, 32])
+    cfg["env"]["max_episode_steps"] = 100
+    venv = VecNormalize(DummyVecEnv([lambda: make_phase_env(cfg) for _ in range(2)]))
+    model = PPO(env=venv, device="cpu", seed=0, **ppo_kwargs(cfg, policy=True))
+    assert isinstance(model.policy, AsymmetricActorCriticPolicy)
+    rng = np.random.default_rng(0)
+    venv.seed(3)
+    venv.reset()
+    for _ in range(300):  # statistics of real observations
+        venv.step(rng.uniform(-1, 1, (2, 8)).astype(np.float32))
+    with torch.no_grad():  # weights away from the init: actions that reach the clip
+        for p in model.policy.mlp_extractor.policy_net.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.3)
+        model.policy.action_net.weight.mul_(100.0)
+    ckpt = save_checkpoint(tmp / "checkpoints", model, venv, cfg)
+    venv.close()
+    out = tmp / "asym.onnx"
+    export_policy.main([str(ckpt), str(out), "--onnx"])
+    return ckpt, out
+
+
+def test_asymmetric_onnx_takes_the_measured_entries_and_matches_sb3(asym_exported):
+    from training.evaluate import load_policy
+    from wildrobot_gym.env import OBS_LAYOUT
+    from wildrobot_gym.policy import measured_columns
+
+    ckpt, exported = asym_exported
+    meta = read_metadata(exported)
+    assert json.loads(exported.with_suffix(".json").read_text()) == meta
+    measured = [n for n, _, p in OBS_LAYOUT if not p]
+    assert meta["actor_inputs"] == "measured" and meta["format"] == 2
+    assert [e["name"] for e in meta["input_layout"]] == measured
+    assert not any(e["privileged"] for e in meta["input_layout"])
+    assert meta["input_dim"] == meta["inputs"]["obs"][1] == 33 and meta["observation_dim"] == 37
+    assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in OBS_LAYOUT]
+    cols = np.concatenate([np.arange(e["obs_offset"], e["obs_offset"] + e["size"]) for e in meta["input_layout"]])
+    assert cols.tolist() == list(measured_columns(37))
+    sess = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[1] == 33  # the graph has no place for a privileged value
+
+    model, venv, _, _ = load_policy(resolve_checkpoint(ckpt), n_envs=2)
+    raw, rng = [], np.random.default_rng(0)
+    try:
+        venv.seed(7)
+        obs = venv.reset()
+        for i in range(200):
+            raw.append(venv.get_original_obs().copy())
+            action, _ = model.predict(obs, deterministic=True)
+            if i % 3 == 0:
+                action = np.clip(action + rng.normal(0, 0.5, action.shape), -1, 1)
+            obs, _, _, _ = venv.step(action)
+        raw_obs = np.concatenate(raw).astype(np.float32)  # 400 real observations, all 37 entries
+        expected, _ = model.predict(venv.normalize_obs(raw_obs), deterministic=True)
+        far = np.full((4, 37), 1e3, np.float32) * np.array([[1], [-1], [0.5], [-3]], np.float32)
+        exp_far, _ = model.predict(venv.normalize_obs(far), deterministic=True)
+    finally:
+        venv.close()
+    got = sess.run(["action"], {"obs": raw_obs[:, cols]})[0]
+    assert got.shape == expected.shape == (400, 8)
+    diff = float(np.abs(got - expected).max())
+    print(f"asymmetric: max |onnx - sb3| over {len(raw_obs)} observations: {diff:.3g}")
+    assert diff < 1e-5
+    assert np.abs(expected).max() > 0.5 and got.min() >= -1.0 and got.max() <= 1.0
+    assert np.abs(sess.run(["action"], {"obs": far[:, cols]})[0] - exp_far).max() < 1e-5
+
+
+def test_run_onnx_example_feeds_an_asymmetric_graph_the_measured_entries(asym_exported):
+    import runpy
+
+    _, exported = asym_exported
+    main = runpy.run_path(str(ROOT / "examples" / "run_onnx.py"), run_name="not_main")["main"]
+    res = main([str(exported), "--steps", "20"])
+    assert 1 <= res["steps"] <= 20
+    assert main.__globals__["input_columns"](read_metadata(exported)).tolist() == list(range(33))
+    assert main.__globals__["input_columns"](read_metadata(ROOT / "policies" / "phase2.onnx")).tolist() == list(range(37))

@@ -1,12 +1,16 @@
 """Evaluate a checkpoint against its phase's success criteria (seed 002).
 
     python training/evaluate.py CHECKPOINT [--episodes 20] [--stochastic] [--json-output FILE] [--video FILE]
+    python training/evaluate.py CHECKPOINT --suite robustness [--episodes 20] [--json-output FILE]
 
 CHECKPOINT is a checkpoint directory (``runs/x/checkpoints/step_N``), its ``model.zip``, or a run's
 logdir (its latest checkpoint). The phase and its criteria come from the config saved with the
 checkpoint. Episodes are split evenly over up to 8 envs (each env runs its own quota, so short, falling
 episodes are not over-counted). Prints the criteria table with PASS/FAIL per row; a row whose figure
 cannot be measured prints 'n/a' (or 'n/a until AMP') with the reason.
+
+``--suite robustness`` runs the robustness suite instead (`training.robustness`: named perturbations
+of the robot, success, velocity tracking, torque saturation and falls per condition, the issue's targets).
 
 Phase 3 rows (the envs then also compute the AMP features, `AMPFeatureObservation`, recorded per step):
 
@@ -430,6 +434,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the mean")
     p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--suite", choices=("criteria", "robustness"), default="criteria",
+                   help="criteria: the phase's success criteria (default); robustness: the robustness "
+                        "suite (training/robustness.py), --episodes envs per condition")
     p.add_argument("--json-output", type=Path, default=None)
     p.add_argument("--video", type=Path, default=None,
                    help="render one deterministic episode to FILE: .mp4 (H.264, compact: use it for anything "
@@ -453,7 +460,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.video is not None and args.video.suffix.lower() not in (".mp4", ".gif"):
         raise SystemExit(f"--video: expected a .mp4 (compact) or .gif (short clips) file, got {str(args.video)!r}")
 
+    if args.suite == "robustness" and args.video is not None:
+        raise SystemExit("--video: not with --suite robustness (render with the default --suite criteria)")
     ckpt = open_checkpoint("checkpoint", args.checkpoint)
+    if args.suite == "robustness":
+        from training.robustness import main_suite
+
+        return main_suite(args.checkpoint, ckpt, args.episodes, args.seed, not args.stochastic, args.json_output)
     try:
         model, venv, cfg, state = load_policy(ckpt, n_envs=min(args.episodes, 8))
     except ValueError as e:  # a file of the checkpoint that does not load (named in the message)

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> Path:
         except ValueError as e:
             raise SystemExit(f"checkpoint {args.checkpoint}: {e}") from None
         print(f"{out} (+ {out.with_suffix('.json').name}): phase {meta['phase']}, {meta['num_timesteps']} steps, "
-              f"obs {meta['observation_dim']} -> action {len(meta['joint_names'])}, {out.stat().st_size / 1e3:.0f} kB")
+              f"input {meta.get('input_dim', meta['observation_dim'])} -> action {len(meta['joint_names'])}, {out.stat().st_size / 1e3:.0f} kB")
         return out
     out = export_policy(ckpt, args.output)
     state = read_state(ckpt)

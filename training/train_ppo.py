@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> Path:
             print(f"resuming {ckpt} at step {model.num_timesteps}")
         else:
             venv = load_normalize(venv, cfg, "--init-from", init)
-            model = PPO("MlpPolicy", venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg))
+            model = PPO(env=venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg, policy=True))
             if init is not None:
                 # Weights (and optimizer state) of the previous phase; the step count starts at 0.
                 load_weights(model, "--init-from", init, t["device"])
@@ -333,8 +333,8 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         else:
             source = init
             # Built on the policy-only space; the trainer points it at its own stack (amp.py docstring).
-            model = PPO("MlpPolicy", StripAMPFeatures(raw, pdim), seed=t["seed"], device=t["device"], verbose=0,
-                        **ppo_kwargs(cfg))
+            model = PPO(env=StripAMPFeatures(raw, pdim), seed=t["seed"], device=t["device"], verbose=0,
+                        **ppo_kwargs(cfg, policy=True))
             if source is not None:
                 load_weights(model, "--init-from", source, t["device"])
                 print(f"initialised from {source}")
@@ -374,6 +374,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
 
         amp_sec = cfg["amp"]
         trainer.add_gen_callback(EpisodeStatsCallback(print_every=args.log_every))
+        trainer.add_gen_callback(TorchThreadsCallback(t["torch_threads"]))  # the update and discriminator: all cores
         trainer.add_gen_callback(StyleScheduleCallback(amp_sec["style_weights"], amp_sec["schedule_boundaries"],
                                                        t["total_timesteps"], apply=set_style_weight))
         trainer.add_gen_callback(CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, amp_state,

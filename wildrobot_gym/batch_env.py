@@ -15,6 +15,10 @@ Semantics follow SB3's VecEnvs: auto-reset on done, the last observation of an e
 end, which gets what the subprocess VecEnv sends back (`wildrobot_gym.vec_env.KEEP_INFO_KEYS`):
 ``episode`` (SB3's Monitor format), ``episode_stats``, ``is_success`` and ``fall_reason``.
 
+Domain randomisation (the config's ``randomization`` section, when enabled): `DomainRandomizer` draws
+each env's physical and sensing parameters at its episode start and applies latency, noise and pushes
+during the episode (`wildrobot_gym.randomization`).
+
 ``env_method`` / ``get_attr`` / ``set_attr`` reach the batch itself (every env shares its settings):
 ``env_method("set_reward_weights", w)`` is the Phase 2 curriculum's call. Per-env model parameters
 (domain randomisation) go through `model_field`, `mujoco.batch.Batch.expand`'s per-simulation values.
@@ -42,6 +46,7 @@ from wildrobot_gym.amp_features import LAYOUT, compute_features
 from wildrobot_gym.env import WildRobotWalkEnv
 from wildrobot_gym.episode_stats import EpisodeStats
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker, trouble_warnings
+from wildrobot_gym.randomization import DomainRandomizer
 from wildrobot_gym.rewards import RewardComposer
 from wildrobot_gym.robot import NUM_JOINTS
 
@@ -55,10 +60,12 @@ class BatchedWalkVecEnv(VecEnv):
     :param n_envs: number of simulations
     :param n_threads: physics threads (0: one per CPU core)
     :param amp_features: (lin_vel_mode, lin_vel_clip): append the AMP features to the observations
+    :param randomize: apply the config's ``randomization`` section when it is enabled
+        (`wildrobot_gym.randomization`); False: the nominal robot
     """
 
     def __init__(self, cfg: Mapping[str, Any], n_envs: int, n_threads: int = 0,
-                 amp_features: tuple[str, float] | None = None) -> None:
+                 amp_features: tuple[str, float] | None = None, randomize: bool = True) -> None:
         if int(n_envs) < 1:
             raise ValueError(f"n_envs: expected a positive integer, got {n_envs!r}")
         weights, params = dict(cfg["reward_weights"]), dict(cfg.get("reward_params") or {})
@@ -82,6 +89,9 @@ class BatchedWalkVecEnv(VecEnv):
         self._sensordata, self._xmat = sim.bind("sensordata"), sim.bind("xmat")
         self._site_xpos, self._torque = sim.bind("site_xpos"), sim.bind("actuator_force")
         s = base.spec_
+        rand = cfg.get("randomization")
+        self.randomizer = (DomainRandomizer(rand, sim, base.model, s, base.dt, seed=cfg["training"]["seed"])
+                           if randomize and rand and rand["enabled"] else None)
         self._root, self._soles, self._joint_adr = s.root_body, s.sole_sites, s.joint_qpos_adr
         self._range_mid = np.broadcast_to(base._range_mid, (n, NUM_JOINTS))
         self._range_half = np.broadcast_to(base._range_half, (n, NUM_JOINTS))
@@ -147,7 +157,11 @@ class BatchedWalkVecEnv(VecEnv):
         base = self.base
         self.prev_action = self.action
         self.action = np.minimum(np.maximum(a, -1.0), 1.0)
-        self._ctrl[:] = base.servo_targets(self.action)
+        dr = self.randomizer
+        if dr is None:
+            self._ctrl[:] = base.servo_targets(self.action)
+        else:
+            self._ctrl[:] = dr.servo_targets(base.servo_targets(dr.delayed_actions(self.action)))
         self.sim.step(nstep=base.frame_skip)
         self.steps += 1
         self.phase = base.advance_phase(self.phase)
@@ -184,6 +198,8 @@ class BatchedWalkVecEnv(VecEnv):
             }
         if len(done_ids):
             self._restart(done_ids, [None] * len(done_ids))
+        if dr is not None:
+            dr.push(self.steps, self._qvel, self._rngs, self._qpos[:, 3:7])  # felt from the next step on
         return self._obs.copy(), reward.astype(np.float32), dones, infos
 
     def close(self) -> None:
@@ -236,6 +252,9 @@ class BatchedWalkVecEnv(VecEnv):
             self._qpos[i] = s.home_qpos
             self._qpos[i, self._joint_adr] = joints
         self._ctrl[ids] = base._home_joints
+        if self.randomizer is not None:
+            self.randomizer.episode_start(ids, self._rngs, self._qvel)
+            self.tracker.set_torque_limits(ids, self.sim.expanded("actuator_forcerange")[ids])
         self.sim.forward(ids)
         self.phase[ids] = 0.0
         self.steps[ids] = 0
@@ -255,6 +274,8 @@ class BatchedWalkVecEnv(VecEnv):
         d = self.policy_obs_dim
         self.base.write_observation(obs[:, :d], self._xmat[rows, self._root], self._sensordata[rows],
                                     self._qpos[rows], self.action[rows], self.command[rows], self.phase[rows])
+        if self.randomizer is not None:
+            self.randomizer.observe(obs[:, :d], rows, restart)
         if self.amp_features is None:
             return
         # As AMPFeatureObservation: foot z velocity by backward difference, 0 right after a reset.

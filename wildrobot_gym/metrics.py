@@ -87,9 +87,11 @@ class MetricsTracker:
         self.contact_threshold = contact_threshold
         self.min_root_height = min_root_height
         self.max_tilt = max_tilt
-        self.torque_limit = np.abs(model.actuator_forcerange).max(axis=1)
-        self.saturation_level = saturation_fraction * self.torque_limit
         lead = () if batch is None else (int(batch),)
+        self.saturation_fraction = float(saturation_fraction)
+        # Per env in a batch: domain randomisation draws each env's torque limit (`set_torque_limits`).
+        self.saturation_level = np.broadcast_to(
+            self.saturation_fraction * np.abs(model.actuator_forcerange).max(axis=1), lead + (model.nu,)).copy()
         self.air_time = np.zeros(lead + (2,))
         self.prev_contact = np.zeros(lead + (2,), dtype=bool)
         self.prev_joint_vel = np.zeros(lead + (len(spec.joint_dof_adr),))
@@ -194,10 +196,15 @@ class MetricsTracker:
             "joint_vel": joint_vel,
             "joint_acc": joint_acc,
             "actuator_torque": torque,
-            "torque_saturated": np.abs(torque) >= self.saturation_level,
+            "torque_saturated": np.abs(torque) >= self.saturation_level[index],
             "fall_code": fall_code,
             "sim_unstable": unstable,
         }
+
+    def set_torque_limits(self, index: Any, forcerange: np.ndarray) -> None:
+        """The torque limits of envs `index` (their rows of a model's ``actuator_forcerange``, (..., nu, 2)):
+        a torque counts as saturated at ``saturation_fraction`` of its own env's limit."""
+        self.saturation_level[index] = self.saturation_fraction * np.abs(forcerange).max(axis=-1)
 
     def _body_contact(self, sensordata: np.ndarray) -> np.ndarray:
         return (sensordata[..., self.spec.fall_contacts] != 0).any(axis=-1)

@@ -8,10 +8,12 @@ project's loaders never unpickle:
   ``epsilon``, ``norm_obs``, ``norm_reward``, ``format``) read with ``np.load(allow_pickle=False)``
   (`save_vecnormalize` / `load_vecnormalize`), restored onto a fresh `VecNormalize` field by field.
 * **The PPO model** is rebuilt from the run's config (state.json ``config``, `ppo_kwargs`) and the env's
-  spaces, then given the weights of ``policy.pth`` (and, to continue training, ``policy.optimizer.pth``)
-  read from SB3's ``model.zip`` with ``torch.load(weights_only=True)`` (`load_ppo`). What else rebuilds
-  it is plain JSON: state.json ``model`` (`model_meta`: step and update counts, space shapes, SB3
-  version), else the plain fields of the zip's ``data`` JSON (its ``:serialized:`` values, pickles, are
+  spaces, as the policy class it was saved as (state.json ``model.policy``: SB3's ``MlpPolicy``, or the
+  asymmetric actor-critic of ``ppo.actor_inputs: measured``, `wildrobot_gym.policy`; a state.json without
+  it: the config's ``ppo.actor_inputs``, default "all", i.e. MlpPolicy), then given the weights of
+  ``policy.pth`` (and, to continue training, ``policy.optimizer.pth``) read from SB3's ``model.zip`` with
+  ``torch.load(weights_only=True)`` (`load_ppo`). What else rebuilds it is plain JSON: state.json
+  ``model`` (`model_meta`: policy class, step and update counts, space shapes, SB3 version), else the plain fields of the zip's ``data`` JSON (its ``:serialized:`` values, pickles, are
   never decoded). SB3's own ``PPO.load`` still works on a ``model.zip`` one trusts.
 
 Old checkpoints with ``vecnormalize.pkl`` only are refused by `wildrobot_gym.checkpoints.resolve_checkpoint`
@@ -40,10 +42,32 @@ class LegacyCheckpointError(ValueError):
     """A checkpoint or bundle in the old pickle format (vecnormalize.pkl): loading it would unpickle it."""
 
 
-def ppo_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """PPO constructor arguments from the config's ``ppo`` section."""
+def actor_inputs(cfg: Mapping[str, Any]) -> str:
+    """The config's ``ppo.actor_inputs``: "measured" or "all" (also for a config saved before the key)."""
+    from wildrobot_gym.config.ppo import DEFAULT_ACTOR_INPUTS
+
+    return str(cfg["ppo"].get("actor_inputs", DEFAULT_ACTOR_INPUTS))
+
+
+def policy_class(inputs: str) -> Any:
+    """The SB3 policy of ``ppo.actor_inputs`` `inputs`: "MlpPolicy" for "all", the asymmetric
+    actor-critic (`wildrobot_gym.policy.AsymmetricActorCriticPolicy`) for "measured"."""
+    from wildrobot_gym.policy import AsymmetricActorCriticPolicy
+
+    classes = {"all": "MlpPolicy", "measured": AsymmetricActorCriticPolicy}
+    if inputs not in classes:
+        raise ValueError(f"ppo.actor_inputs: expected one of {tuple(classes)}, got {inputs!r}")
+    return classes[inputs]
+
+
+def ppo_kwargs(cfg: Mapping[str, Any], policy: bool = False) -> dict[str, Any]:
+    """PPO constructor arguments from the config's ``ppo`` section. With `policy`, also ``policy``: the
+    class of ``ppo.actor_inputs`` (`policy_class`), so that ``PPO(env=venv, **ppo_kwargs(cfg, policy=True))``
+    builds the config's policy; without it (callers passing "MlpPolicy" themselves) the keys are SB3's
+    MlpPolicy ones, which the asymmetric policy takes too (it derives its actor's columns from the
+    observation space)."""
     p = cfg["ppo"]
-    return dict(
+    out = dict(
         learning_rate=p["learning_rate"], n_steps=p["n_steps"], batch_size=p["batch_size"], n_epochs=p["n_epochs"],
         gamma=p["gamma"], gae_lambda=p["gae_lambda"], clip_range=p["clip_range"], ent_coef=p["ent_coef"],
         vf_coef=p["vf_coef"], max_grad_norm=p["max_grad_norm"], target_kl=p["target_kl"],
@@ -51,6 +75,9 @@ def ppo_kwargs(cfg: Mapping[str, Any]) -> dict[str, Any]:
                            activation_fn=ACTIVATIONS[p["activation"]], log_std_init=p["log_std_init"],
                            ortho_init=p["ortho_init"]),
     )
+    if policy:
+        out = {"policy": policy_class(actor_inputs(cfg)), **out}
+    return out
 
 
 def _read(src: Any) -> bytes:
@@ -122,13 +149,38 @@ def load_vecnormalize(src: Any, venv: VecEnv) -> VecNormalize:
 
 
 # ---------------------------------------------------------------------------- the PPO model
+def model_actor_inputs(model: PPO) -> str:
+    """"measured" when `model`'s policy is the asymmetric actor-critic, else "all"."""
+    from wildrobot_gym.policy import AsymmetricActorCriticPolicy
+
+    return "measured" if isinstance(model.policy, AsymmetricActorCriticPolicy) else "all"
+
+
 def model_meta(model: PPO) -> dict[str, Any]:
-    """What rebuilds `model` besides the config and the weights (state.json ``model``): plain JSON."""
+    """What rebuilds `model` besides the config and the weights (state.json ``model``): plain JSON.
+    ``policy``: the policy class's name (`wildrobot_gym.policy.POLICY_NAMES`), which `load_ppo` rebuilds."""
     import stable_baselines3
 
-    return {"format": MODEL_FORMAT, "policy": "MlpPolicy", "sb3_version": stable_baselines3.__version__,
+    from wildrobot_gym.policy import POLICY_NAMES
+
+    return {"format": MODEL_FORMAT, "policy": POLICY_NAMES[model_actor_inputs(model)],
+            "sb3_version": stable_baselines3.__version__,
             "num_timesteps": int(model.num_timesteps), "n_updates": int(model._n_updates),
             "observation_shape": list(model.observation_space.shape), "action_shape": list(model.action_space.shape)}
+
+
+def saved_actor_inputs(meta: Mapping[str, Any], cfg: Mapping[str, Any], where: str) -> str:
+    """The ``actor_inputs`` a checkpoint's model was saved with: its state.json ``model.policy`` (the class
+    the weights come from) when recorded, else the saved config's ``ppo.actor_inputs`` (default "all": every
+    model saved before the key existed is an MlpPolicy, and says so). ValueError for an unknown class."""
+    from wildrobot_gym.policy import POLICY_NAMES
+
+    if "policy" not in meta:
+        return actor_inputs(cfg)
+    by_name = {v: k for k, v in POLICY_NAMES.items()}
+    if meta["policy"] not in by_name:
+        raise ValueError(f"{where}: unknown policy class {meta['policy']!r} (known: {sorted(by_name)})")
+    return by_name[meta["policy"]]
 
 
 def sb3_plain_fields(zip_bytes: bytes, where: str) -> dict[str, Any]:
@@ -198,7 +250,18 @@ def set_policy_weights(model: PPO, ckpt: Any, optimizer: bool = True) -> None:
             model.policy.optimizer.load_state_dict(w["optimizer"])
     except (RuntimeError, ValueError, KeyError) as e:
         first = str(e).strip().splitlines()[0]
-        raise ValueError(f"{src}: the weights do not fit the policy of the config ({first})") from None
+        raise ValueError(f"{src}: the weights do not fit the policy of the config ({first}){_inputs_hint(model, ckpt)}") from None
+
+
+def _inputs_hint(model: PPO, ckpt: Any) -> str:
+    """"; ... actor_inputs ..." when `ckpt` was saved with another ``ppo.actor_inputs`` than `model` has."""
+    try:
+        meta = json.loads((ckpt / "state.json").read_text()).get("model") or {}
+        saved = saved_actor_inputs(meta, {"ppo": {}}, "")
+    except Exception:  # noqa: BLE001  (only a hint: the error above is the message)
+        return ""
+    mine = model_actor_inputs(model)
+    return "" if saved == mine else f"; it was saved with ppo.actor_inputs: {saved}, this policy has {mine}"
 
 
 def load_ppo(ckpt: Any, env: gym.Env | VecEnv | None, cfg: Mapping[str, Any], device: str = "cpu",
@@ -218,10 +281,12 @@ def load_ppo(ckpt: Any, env: gym.Env | VecEnv | None, cfg: Mapping[str, Any], de
             raise ValueError(f"{ckpt / 'state.json'}: the policy's {key.replace('_', ' ')} is {tuple(meta[key])}, "
                              f"the env's is {shape}")
     kwargs = ppo_kwargs(cfg)
+    # The class the weights were saved from (state.json model.policy; else the config's ppo.actor_inputs)
+    kwargs["policy"] = policy_class(saved_actor_inputs(meta, cfg, str(ckpt / "state.json")))
     n_envs = env.num_envs if isinstance(env, VecEnv) else 1
     if not resume:  # inference / fine-tuning start: no mini-batch size warning for a 1-env build
         kwargs["batch_size"] = min(kwargs["batch_size"], kwargs["n_steps"] * n_envs)
-    model = PPO("MlpPolicy", env, device=device, seed=seed, verbose=0, **kwargs)
+    model = PPO(env=env, device=device, seed=seed, verbose=0, **kwargs)
     set_policy_weights(model, ckpt, optimizer=resume)
     if resume:
         if "num_timesteps" not in meta or "n_updates" not in meta:

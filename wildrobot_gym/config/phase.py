@@ -12,6 +12,7 @@ from .base import Section
 from .env import EnvSection
 from .errors import ConfigError, format_error, read_yaml
 from .ppo import PPOSection, TrainingSection
+from .randomization import RandomizationSection
 from .report import CheckpointCheck, Decision, SuccessCriterion
 from .rewards import RewardParams, RewardWeights, StageWeights
 from .values import Finite, NonNeg, NonNegInt, PosInt, Positive, Text, UnitInterval, expect, integer, items, number
@@ -95,6 +96,7 @@ class PhaseConfig(Section):
     decision: Decision
     curriculum: Optional[Curriculum] = None       # Phase 2 only (see _phase_sections)
     amp: Optional[AMPSection] = None              # Phase 3 only
+    randomization: Optional[RandomizationSection] = None  # domain randomisation of the training envs
 
     @model_validator(mode="before")
     @classmethod

@@ -19,6 +19,12 @@ VEC_ENVS = ("batched", "subprocess", "dummy")
 DEFAULT_VEC_ENV = "batched"
 #: torch devices SB3 accepts here: "auto" picks cuda when there is one.
 DEVICE_PATTERN = r"cpu|cuda|cuda:\d+|auto|mps"
+#: What the actor (policy) network sees (wildrobot_gym.policy): "all" the whole observation (SB3's MlpPolicy,
+#: privileged entries included), "measured" only the entries the robot measures (OBS_LAYOUT's non-privileged
+#: ones), the critic still seeing all of them (asymmetric actor-critic; the ONNX export then takes only them).
+ACTOR_INPUTS = ("all", "measured")
+#: A config without ``actor_inputs``: every run and policy saved before the key existed was trained so.
+DEFAULT_ACTOR_INPUTS = "all"
 
 _Discount = number(gt=0, le=1)  # gamma, lambda: 0 would ignore the future entirely
 
@@ -43,6 +49,8 @@ class PPOSection(Section):
     activation: one_of(*ACTIVATIONS)
     log_std_init: Finite
     ortho_init: Flag
+    # measured: asymmetric actor-critic, a policy the robot can run; absent (older runs): "all"
+    actor_inputs: one_of(*ACTOR_INPUTS) = DEFAULT_ACTOR_INPUTS
 
 
 class TrainingSection(Section):
