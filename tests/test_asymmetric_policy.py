@@ -160,8 +160,9 @@ def test_config_key_values_default_and_error():
 
 
 @pytest.mark.parametrize("bundle", ["phase1e.zip", "phase2.zip"])
-def test_policies_saved_before_the_key_load_and_act_as_before(bundle):
-    """The shipped bundles (configs without actor_inputs) rebuild as MlpPolicy and act as SB3's own load."""
+def test_shipped_policies_load_as_their_config_says_and_act_as_sb3s_own_load(bundle):
+    """A shipped bundle rebuilds as the policy class of its config's ppo.actor_inputs (a config without
+    the key: MlpPolicy) and acts exactly as SB3's own (unpickling) load of the same trusted file."""
     import io
 
     from stable_baselines3 import PPO
@@ -171,10 +172,10 @@ def test_policies_saved_before_the_key_load_and_act_as_before(bundle):
     from wildrobot_gym.checkpoints import read_state, resolve_checkpoint
 
     ckpt = resolve_checkpoint(ROOT / "policies" / bundle)
-    assert "actor_inputs" not in read_state(ckpt)["config"]["ppo"]
+    inputs = read_state(ckpt)["config"]["ppo"].get("actor_inputs", "all")
     model, venv, _, _ = load_policy(ckpt)
     venv.close()
-    assert type(model.policy) is ActorCriticPolicy
+    assert type(model.policy) is (AsymmetricActorCriticPolicy if inputs == "measured" else ActorCriticPolicy)
     trusted = PPO.load(io.BytesIO((ckpt / "model.zip").read_bytes()), device="cpu")  # our own shipped file
     x = np.random.default_rng(0).normal(size=(64, 37)).astype(np.float32)
     assert np.array_equal(model.predict(x, deterministic=True)[0], trusted.predict(x, deterministic=True)[0])
