@@ -69,11 +69,11 @@ from stable_baselines3.common import base_class
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from annotated_types import MinLen
-from pydantic import ConfigDict, TypeAdapter, ValidationError, field_validator, model_validator
-from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic import TypeAdapter, ValidationError, field_validator, model_validator
 from torch import nn
 
 from wildrobot_gym.config import ConfigError, format_error, read_yaml
+from wildrobot_gym.config.base import config_dataclass
 from wildrobot_gym.config.values import expect, flag, integer, one_of, real, text
 from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.amp_features import LAYOUT, LIN_VEL_MODES, FeatureLayout, compute_features, mirror_features
@@ -93,7 +93,7 @@ HEIGHT_COMPONENTS: tuple[str, ...] = ("root_height",)
 # (wildrobot_gym.config.values), so YAML (`config_from_dict`) and direct construction are checked alike.
 # A bad value raises pydantic's ValidationError (a ValueError) on construction, `ConfigError` naming the
 # dotted key from `config_from_dict` / `load_amp_config`.
-_config = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))
+_config = config_dataclass
 
 _PosInt = integer(gt=0)
 _NonNegInt = integer(ge=0)

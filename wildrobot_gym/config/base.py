@@ -1,9 +1,11 @@
 """`Section`: the base of every config model (unknown keys are errors; the error wording hooks)."""
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 
 class Section(BaseModel):
@@ -14,3 +16,8 @@ class Section(BaseModel):
 
     key_kind: ClassVar[str] = "key"        # "unknown <key_kind>; known: [...]"
     missing_hint: ClassVar[str] = ""       # "missing key<missing_hint>"
+
+
+#: Decorator of the AMP and reference config sections: frozen pydantic dataclasses (attribute access,
+#: `dataclasses.asdict` / `replace`, hashing) whose unknown keys are errors, as a `Section`'s.
+config_dataclass = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))

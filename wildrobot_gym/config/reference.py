@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Annotated, Any, Callable, Mapping, Optional
 
 from annotated_types import Len
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, TypeAdapter, ValidationError, model_validator
-from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationError, model_validator
 
 from wildrobot_gym.amp_features import LIN_VEL_MODES
 from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.robot import NUM_JOINTS
 
-from .base import Section
+from .base import Section, config_dataclass
 from .errors import ConfigError, format_error, read_yaml
 from .values import _bounds, expect, flag, integer, one_of, real, text
 
@@ -41,7 +40,7 @@ HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
 PRECONDITION_MODES = ("off", "retargeted", "all")
 DEDUPE_MODES = ("merge", "center")
 
-_config = functools.partial(pydantic_dataclass, frozen=True, config=ConfigDict(extra="forbid"))
+_config = config_dataclass
 
 
 def _real(**bounds: float) -> Any:
