@@ -327,12 +327,12 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         pdim = int(raw.get_attr("policy_obs_dim", [0])[0])
         if resume is not None:
             source = resume
-            # Built on the policy-only space; the trainer points it at its own stack (amp.py docstring).
+            # Built on the policy-only space; the trainer points it at its own stack (`wildrobot_gym.amp` package docstring).
             model = resume_model(resume, StripAMPFeatures(raw, pdim), cfg, t["device"])
             print(f"resuming {resume} at step {model.num_timesteps}")
         else:
             source = init
-            # Built on the policy-only space; the trainer points it at its own stack (amp.py docstring).
+            # Built on the policy-only space; the trainer points it at its own stack (`wildrobot_gym.amp` package docstring).
             model = PPO(env=StripAMPFeatures(raw, pdim), seed=t["seed"], device=t["device"], verbose=0,
                         **ppo_kwargs(cfg, policy=True))
             if source is not None:
