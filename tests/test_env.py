@@ -154,6 +154,35 @@ def test_info_metrics_present_and_shaped():
     assert "reward_terms" in info and "forward_velocity_bonus" in info["reward_terms"]
 
 
+def test_yaw_rate_filter_follows_a_steady_turn_and_resets():
+    """yaw_rate_filtered is a first-order low-pass of the body yaw rate with yaw_rate_filter_s."""
+    import mujoco
+
+    env = WildRobotWalkEnv(reset_noise_scale=0.0, yaw_rate_filter_s=0.2)
+    env.reset(seed=0)
+    env.model.opt.gravity[:] = 0.0  # float 5 cm above the floor: nothing stops the spin
+    env.data.qpos[2] += 0.05
+    rates, filtered = [], []
+    for _ in range(40):  # spin the robot about z at 1 rad/s (0.8 s, four time constants)
+        env.data.qvel[3:6] = [0.0, 0.0, 1.0]
+        mujoco.mj_forward(env.model, env.data)
+        _, _, _, _, info = env.step(np.zeros(8))
+        rates.append(info["root_ang_vel"][2])
+        filtered.append(info["yaw_rate_filtered"])
+    alpha = 1.0 - math.exp(-env.dt / 0.2)
+    expected = 0.0
+    for r in rates:
+        expected += alpha * (r - expected)
+    assert filtered[-1] == pytest.approx(expected)
+    assert rates[-1] == pytest.approx(1.0, abs=0.05)
+    assert 0.95 < filtered[-1] < 1.0  # after four time constants, 1 - e^-4 of the rate
+    assert filtered[0] < 0.1 * rates[0]  # it builds up; one step of turning is mostly filtered out
+    env.reset(seed=1)
+    assert env.step(np.zeros(8))[4]["yaw_rate_filtered"] == pytest.approx(alpha * env.data.qvel[5], abs=1e-12)
+    with pytest.raises(ValueError, match="yaw_rate_filter_s"):
+        WildRobotWalkEnv(yaw_rate_filter_s=-1.0)
+
+
 def test_air_time_and_touchdown_when_dropped():
     import mujoco
 

@@ -21,7 +21,7 @@ def make_info(**kw) -> dict:
         "actuator_torque": np.zeros(8), "joint_range_mid": np.zeros(8), "joint_range_half": np.ones(8),
         "gait_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
         "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
-        "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False,
+        "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0,
     }
     info.update(kw)
     return info
@@ -69,6 +69,39 @@ def test_smoothness_terms():
     assert R.action_rate(make_info(action=np.ones(8), prev_action=np.zeros(8)), P) == pytest.approx(-8.0)
     assert R.torque(make_info(actuator_torque=np.full(8, 2.0)), P) == pytest.approx(-32.0)
     assert R.existential(make_info(), P) == -5.0
+
+
+def test_yaw_rate_charges_the_steady_turn_not_the_raw_gyro():
+    assert R.yaw_rate(make_info(), P) == 0.0
+    # Only the low-passed rate counts: a stride's twist in the raw gyro costs nothing by itself.
+    assert R.yaw_rate(make_info(root_ang_vel=np.array([0.0, 0.0, 2.0])), P) == 0.0
+    assert R.yaw_rate(make_info(yaw_rate_filtered=0.3), P) == pytest.approx(-0.09)
+    assert R.yaw_rate(make_info(yaw_rate_filtered=-0.3), P) == pytest.approx(-0.09)
+
+
+def test_torque_saturation_is_the_saturated_fraction():
+    assert R.torque_saturation(make_info(), P) == 0.0
+    sat = np.array([True, True, False, False, False, False, False, False])
+    assert R.torque_saturation(make_info(torque_saturated=sat), P) == pytest.approx(-0.25)
+    batch = {"torque_saturated": np.stack([sat, np.ones(8, dtype=bool)])}
+    np.testing.assert_allclose(R.torque_saturation(batch, P), [-0.25, -1.0])
+
+
+def test_configs_without_the_later_terms_still_validate():
+    """A config saved before yaw_rate / torque_saturation existed loads, with weight 0 for them."""
+    import yaml
+
+    from wildrobot_gym.config import validate_config
+    from wildrobot_gym.paths import CONFIG_DIR
+
+    cfg = yaml.safe_load((CONFIG_DIR / "phase1e.yaml").read_text())
+    for name in R.LATER_TERMS:
+        del cfg["reward_weights"][name]
+    weights = validate_config(cfg)["reward_weights"]
+    assert all(weights.get(name, 0.0) == 0.0 for name in R.LATER_TERMS)
+    cfg["reward_weights"].pop("torque")
+    with pytest.raises(Exception, match="torque"):
+        validate_config(cfg)
 
 
 def test_foot_contact_follows_gait_clock():

@@ -28,7 +28,8 @@ Reward
     parameters of ``configs/phase1e.yaml`` (each term and formula documented in `wildrobot_gym.rewards`).
     The phase wrappers of `wildrobot_gym.wrappers` replace it and switch the base reward off
     (``reward_enabled=False``: reward 0, no terms computed). The weighted terms are in
-    ``info["reward_terms"]``.
+    ``info["reward_terms"]``. ``yaw_rate_filter_s`` (default 1 s) is the time constant of the low-pass
+    yaw rate (``info["yaw_rate_filtered"]``) that the ``yaw_rate`` term penalises.
 
 Termination (a fall), with ``info["fall_reason"]``
     root_height   root height < min_root_height (default 0.25 m)
@@ -128,6 +129,7 @@ class WildRobotWalkEnv(gym.Env):
         include_privileged: bool = True,
         reset_noise_scale: float = 0.02,
         contact_threshold: float = 1.0,
+        yaw_rate_filter_s: float = 1.0,
         reward_weights: dict[str, float] | None = None,
         reward_params: dict[str, float] | None = None,
         reward_enabled: bool = True,
@@ -135,7 +137,8 @@ class WildRobotWalkEnv(gym.Env):
         height: int = 480,
     ) -> None:
         _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
-                    min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold)
+                    min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold,
+                    yaw_rate_filter_s)
         self.model = load_model(model_path)
         _check_image_size(self.model, width, height)
         self.data = mujoco.MjData(self.model)
@@ -160,7 +163,7 @@ class WildRobotWalkEnv(gym.Env):
         self._range_half = 0.5 * (self._hi - self._lo)
         self.tracker = MetricsTracker(
             self.model, s, self.dt, contact_threshold=contact_threshold,
-            min_root_height=min_root_height, max_tilt=math.radians(max_tilt_deg),
+            min_root_height=min_root_height, max_tilt=math.radians(max_tilt_deg), yaw_rate_filter_s=yaw_rate_filter_s,
         )
         if reward_weights is None:
             w, p = default_reward_config()
@@ -364,7 +367,8 @@ def _check_options(options) -> None:
 
 
 def _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
-                min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold) -> None:
+                min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold,
+                yaw_rate_filter_s) -> None:
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode: expected None or 'rgb_array', got {render_mode!r}")
     if int(frame_skip) != frame_skip or frame_skip < 1:
@@ -379,7 +383,8 @@ def _check_args(render_mode, frame_skip, action_scale, command_range, fixed_comm
     if max_episode_steps is not None:
         _check_max_episode_steps(max_episode_steps)
     for name, value in (("min_root_height", min_root_height), ("gait_frequency", gait_frequency),
-                        ("reset_noise_scale", reset_noise_scale), ("contact_threshold", contact_threshold)):
+                        ("reset_noise_scale", reset_noise_scale), ("contact_threshold", contact_threshold),
+                        ("yaw_rate_filter_s", yaw_rate_filter_s)):
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
     if not 0 < max_tilt_deg <= 180:

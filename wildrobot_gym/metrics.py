@@ -10,6 +10,8 @@ forward_velocity       ()       root velocity along the heading (yaw-only) frame
 lateral_velocity       ()       root velocity along the heading frame's y (left), m/s
 vertical_velocity      ()       root world z velocity, m/s
 root_ang_vel           (3,)     root angular velocity in the body frame, rad/s (= ideal gyro)
+yaw_rate_filtered      ()       body yaw rate (root_ang_vel z) low-passed over yaw_rate_filter_s, rad/s:
+                                the turning that outlasts a stride (0 at an episode start)
 root_height            ()       root (waist origin) height above the floor, m
 roll, pitch, yaw       ()       root attitude, rad (ZYX Euler)
 pad_force              (4,)     normal force on each pad (PAD_NAMES order), N
@@ -79,6 +81,7 @@ class MetricsTracker:
         min_root_height: float = 0.25,
         max_tilt: float = math.radians(45.0),
         saturation_fraction: float = 0.99,
+        yaw_rate_filter_s: float = 1.0,
         batch: int | None = None,
     ) -> None:
         self.model = model
@@ -96,6 +99,10 @@ class MetricsTracker:
         self.prev_contact = np.zeros(lead + (2,), dtype=bool)
         self.prev_joint_vel = np.zeros(lead + (len(spec.joint_dof_adr),))
         self.warning_count = np.zeros(lead, dtype=np.int64)
+        # First-order low-pass of the yaw rate: a stride's twist (2-5 Hz) averages out, a steady turn stays.
+        self.yaw_rate_filter_s = float(yaw_rate_filter_s)
+        self._yaw_alpha = 1.0 if yaw_rate_filter_s <= 0 else 1.0 - math.exp(-control_dt / yaw_rate_filter_s)
+        self.yaw_rate_filtered = np.zeros(lead)
 
     # ------------------------------------------------------------------ one MjData
     def reset(self, data: mujoco.MjData) -> None:
@@ -133,6 +140,7 @@ class MetricsTracker:
         self.air_time[index] = 0.0
         self.prev_joint_vel[index] = qvel[..., self.spec.qvel_joints]
         self.warning_count[index] = warnings
+        self.yaw_rate_filtered[index] = 0.0
 
     def compute_arrays(self, sensors: np.ndarray, qpos: np.ndarray, qvel: np.ndarray, xmat_root: np.ndarray,
                        sole_z: np.ndarray, torque: np.ndarray, warnings: np.ndarray | int, index: Any = ...) -> dict:
@@ -160,6 +168,10 @@ class MetricsTracker:
         self.air_time[index] = air_time
         self.prev_contact[index] = foot_contact
 
+        yaw_rate = self.yaw_rate_filtered[index]
+        yaw_rate = yaw_rate + self._yaw_alpha * (qvel[..., 5] - yaw_rate)
+        self.yaw_rate_filtered[index] = yaw_rate
+
         joint_vel = qvel[..., s.qvel_joints]
         joint_acc = (joint_vel - self.prev_joint_vel[index]) / self.dt
         self.prev_joint_vel[index] = joint_vel
@@ -179,6 +191,7 @@ class MetricsTracker:
             "lateral_velocity": -sy * vx + cy * vy,
             "vertical_velocity": qvel[..., 2],
             "root_ang_vel": qvel[..., 3:6],
+            "yaw_rate_filtered": yaw_rate,
             "root_height": root_height,
             "roll": roll,
             "pitch": pitch,
@@ -211,7 +224,8 @@ class MetricsTracker:
 
 
 #: Keys that are numbers for one env (Python floats in `MetricsTracker.compute`).
-_SCALARS = ("forward_velocity", "lateral_velocity", "vertical_velocity", "root_height", "roll", "pitch", "yaw")
+_SCALARS = ("forward_velocity", "lateral_velocity", "vertical_velocity", "yaw_rate_filtered", "root_height", "roll",
+            "pitch", "yaw")
 FALL_CODES = {name: i + 1 for i, name in enumerate(FALL_REASONS)}
 assert FALL_CODES == {"root_height": 1, "tilt": 2, "body_contact": 3, "sim_unstable": 4}  # np.select above
 

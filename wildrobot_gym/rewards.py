@@ -6,6 +6,9 @@ and for a batch's (each value with a leading env axis: one value per env), so th
 the batched env (`wildrobot_gym.batch_env`) share every formula. Penalties are written as negative numbers, so every weight is >= 0.
 Shape parameters (sigmas, targets) come from the YAML's `reward_params`.
 
+Terms added after configs were first written (`LATER_TERMS`) weigh 0 in a config that leaves them out,
+so configs and checkpoints saved before them still load; every other term needs its weight.
+
 Symbols: v = forward_velocity, v_y = lateral_velocity, v_z = vertical_velocity, c = command,
 w = root_ang_vel, q/qd/qdd = joint_pos/vel/acc, a/a' = action/prev_action, tau = actuator_torque,
 F_i, s_i, contact_i, td_i, air_i = per-foot force, slip speed, contact, touchdown, last air time.
@@ -19,11 +22,15 @@ forward_velocity_bonus   max(0, v)       (backward motion and standing still ear
 orientation              -(roll^2 + pitch^2)                                          <= 0
 vertical_velocity        -v_z^2                                                       <= 0
 angular_velocity         -(w_x^2 + w_y^2)                                             <= 0
+yaw_rate                 -lp(w_z)^2: lp = first-order low-pass over yaw_rate_filter_s  <= 0
+                         (env argument, 1 s): a steady turn pays, a stride's twist
+                         mostly averages out
 joint_limit              -sum(max(0, |q - mid| - joint_limit_soft * half_range))       <= 0
 joint_velocity           -sum(qd^2)                                                   <= 0
 joint_acceleration       -sum(qdd^2)                                                  <= 0
 action_rate              -sum((a - a')^2)                                             <= 0
 torque                   -sum(tau^2)                                                  <= 0
+torque_saturation        -mean_j [|tau_j| >= saturation level]  (metrics)              [-1, 0]
 existential              existential_value   (the seed's 'applied as -5.0 in code')    const
 foot_contact             mean_i [contact_i == stance_i(phase)]; left stance when the   [0, 1]
                          gait phase is in [0, 0.5), right in [0.5, 1)
@@ -87,6 +94,13 @@ def angular_velocity(info: Info, p: Params) -> Value:
     return -(w[..., 0] ** 2 + w[..., 1] ** 2)
 
 
+def yaw_rate(info: Info, p: Params) -> Value:
+    """-lp(w_z)^2: the low-passed body yaw rate (metrics' yaw_rate_filtered); walking in a circle pays.
+
+    Velocity is tracked in the robot's own heading frame, so nothing else stops a slow steady turn."""
+    return -info["yaw_rate_filtered"] ** 2
+
+
 def joint_limit(info: Info, p: Params) -> Value:
     """-sum_j max(0, |q_j - mid_j| - joint_limit_soft * half_range_j): stay away from the joint limits."""
     mid, half = info["joint_range_mid"], info["joint_range_half"]
@@ -119,6 +133,12 @@ def torque(info: Info, p: Params) -> Value:
     return -_sq(info["actuator_torque"])
 
 
+def torque_saturation(info: Info, p: Params) -> Value:
+    """-mean_j [servo j at its torque limit] (metrics' torque_saturated): a servo held at its stop cannot
+    correct anything, and on the robot it heats up."""
+    return -info["torque_saturated"].mean(axis=-1)
+
+
 def existential(info: Info, p: Params) -> Value:
     """existential_value (a constant per step; the seed applies weight 1.0 as -5.0)."""
     return p["existential_value"] + 0.0 * info["forward_velocity"]  # the shape of the batch, if any
@@ -148,10 +168,13 @@ TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
-        angular_velocity, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
-        existential, foot_contact, foot_sliding, foot_air_time,
+        angular_velocity, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
+        torque_saturation, existential, foot_contact, foot_sliding, foot_air_time,
     )
 }
+
+#: Terms added after configs were first saved: a config without them gives them weight 0.
+LATER_TERMS: tuple[str, ...] = ("yaw_rate", "torque_saturation")
 
 
 class RewardComposer:

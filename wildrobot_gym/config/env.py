@@ -44,6 +44,7 @@ class EnvSection(Section):
     include_privileged: Flag = None
     reset_noise_scale: NonNeg = None                # rad
     contact_threshold: NonNeg = None                # N
+    yaw_rate_filter_s: NonNeg = None                # s, low-pass of the yaw rate the yaw_rate term reads
     reward_enabled: Flag = None
     width: PosInt = None                            # render size, pixels (the env checks the model's maximum)
     height: PosInt = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import create_model
 
-from wildrobot_gym.rewards import TERMS
+from wildrobot_gym.rewards import LATER_TERMS, TERMS
 
 from .base import Section
 from .values import Finite, NonNeg, Positive, UnitInterval
@@ -23,9 +23,11 @@ class _AllWeights(_Weights):
 
 
 #: Every term of `TERMS` with its weight (a number >= 0; penalties are negative terms, 0 disables one).
+#: The `LATER_TERMS` default to 0, so configs written before them still validate.
 RewardWeights: type[Section] = create_model(
-    "RewardWeights", __base__=_AllWeights, __doc__="Weight of every reward term (all required, >= 0).",
-    **{name: (NonNeg, ...) for name in TERMS},
+    "RewardWeights", __base__=_AllWeights,
+    __doc__="Weight of every reward term (all required but the later ones, which default to 0; >= 0).",
+    **{name: (NonNeg, 0.0 if name in LATER_TERMS else ...) for name in TERMS},
 )
 
 #: Some terms' weights (a curriculum stage sets only the contact terms; the others keep theirs).
