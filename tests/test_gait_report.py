@@ -1,10 +1,12 @@
-"""training/gait_report.py: support phases, touchdown rate and clock fit of a contact pattern."""
+"""training/gait_report.py: clock fit of a contact pattern; its support phases and touchdown rate are
+`wildrobot_gym.gait_metrics`'s (one definition, tested in tests/test_gait_metrics.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.gait_report import best_clock_fit, clock_match, main, pattern_stats, strip
+from training.gait_report import best_clock_fit, clock_match, main, strip
+from wildrobot_gym.gait_metrics import cadence, debounced_touchdowns, loaded_feet, support_fractions
 
 DT = 0.02
 
@@ -25,9 +27,13 @@ def test_clean_alternation_matches_its_own_clock_exactly():
     assert fit == pytest.approx(1.0) and f == pytest.approx(2.5) and off == pytest.approx(0.0)
 
 
-def test_pattern_stats_count_support_phases_and_touchdowns():
+def test_report_figures_count_support_phases_and_touchdowns_of_loaded_feet():
+    """The report's figures: a foot counts as down when loaded (> 0.1 m g), touchdowns debounced."""
     c = alternating(500, half=10, flight=2)  # 10 s; per half: 8 steps alone, 2 in the air
-    s = pattern_stats(c, DT)
+    weight = 30.0
+    force = np.where(c, weight, 0.05 * weight)  # the unloaded foot still touches lightly (5 % m g)
+    loaded = loaded_feet(force, weight)
+    s = {**support_fractions(loaded), **cadence(debounced_touchdowns(loaded, DT), DT)}
     assert s["single_support"] == pytest.approx(0.8) and s["flight"] == pytest.approx(0.2)
     assert s["double_support"] == 0.0
     # 2.5 strides per second; the first left stance starts at step 0, which is not a touchdown

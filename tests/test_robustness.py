@@ -197,6 +197,43 @@ def test_every_condition_runs_with_figures_in_range(cli_result) -> None:
     assert result["conditions"]["nominal"]["success_rate"] == data["conditions"]["nominal"]["success_rate"]
 
 
+def test_every_condition_has_straight_line_speed_and_yaw_rate(cli_result) -> None:
+    """Each condition's row: the mean over its episodes of the straight-line speed and of the yaw rate."""
+    data = cli_result[1]
+    for name, r in data["conditions"].items():
+        per = r["per_episode"]
+        assert r["straight_line_speed_mean"] == pytest.approx(np.mean([e["straight_line_speed"] for e in per])), name
+        assert r["yaw_rate_mean"] == pytest.approx(np.mean([e["yaw_rate"] for e in per])), name
+        assert r["yaw_rate_abs_mean"] == pytest.approx(np.mean([abs(e["yaw_rate"]) for e in per])), name
+        assert abs(r["straight_line_speed_mean"]) < 5.0 and abs(r["yaw_rate_mean"]) < 360.0, name
+
+
+def test_evaluation_json_has_the_gait_block(checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """evaluate.py: the JSON's ``gait`` block holds the means over the episodes of their gait figures; the
+    keys it had before are still there; the printed table has the gait rows with the human figures."""
+    from wildrobot_gym.gait_metrics import GAIT_KEYS, HUMAN_REFERENCE
+
+    out = tmp_path / "eval.json"
+    evaluate.main([str(checkpoint), "--episodes", "2", "--seed", "3", "--json-output", str(out)])
+    printed = capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert {"episodes", "forward_velocity_mean", "success_rate", "episode_length_mean", "air_time",
+            "torque_saturation_pct", "fall_reasons", "reward_terms", "criteria", "all_pass"} <= data.keys()
+    g = data["gait"]
+    assert list(g) == [*GAIT_KEYS, "torque_saturation_pct"]
+    assert g["double_support"] + g["single_support"] + g["flight"] == pytest.approx(1.0)
+    assert g["torque_saturation_pct"] == data["torque_saturation_pct"]
+    assert set(data["gait_human_reference"]) == set(HUMAN_REFERENCE)
+    model, venv, _, _ = evaluate.load_policy(checkpoint, n_envs=2)
+    try:
+        eps = evaluate.run_episodes(model, venv, 2, deterministic=True, seed=3)
+    finally:
+        venv.close()
+    for k in ("double_support", "touchdowns_per_s", "peak_foot_force_max", "yaw_rate", "straight_line_speed"):
+        assert g[k] == pytest.approx(np.mean([e[f"gait/{k}"] for e in eps])), k
+    assert "double support" in printed and "straight-line speed" in printed and "human" in printed
+
+
 def _cfg_range() -> tuple[float, float]:
     lo, hi = load_config(CONFIG_DIR / "phase2.yaml")["env"]["command_range"]
     return lo, hi

@@ -14,6 +14,7 @@ Loading never unpickles (`wildrobot_gym.policy_io`): `load_vecnormalize` / `load
 """
 from __future__ import annotations
 
+import math
 import sys
 import os
 import time
@@ -159,8 +160,11 @@ class EpisodeStatsCallback(BaseCallback):
     Groups: ``reward/<term>`` (per-step mean of each weighted term), ``velocity/forward``,
     ``velocity/lateral``, ``episode/success_rate``, ``episode/length``, ``episode/return``,
     ``contact/foot_sliding_speed``, ``contact/proper_contact_fraction``, ``contact/air_time``,
-    ``actuator/torque_saturation_pct``, ``falls/<reason>`` and ``time/steps_per_second``, averaged over
-    the episodes that ended during the rollout (PPO's own statistics are under ``train/``).
+    ``actuator/torque_saturation_pct``, ``gait/<name>`` (the gait figures of `wildrobot_gym.gait_metrics`:
+    support phases, cadence, step length, peak foot force, cost of transport, yaw rate, straight-line
+    speed), ``falls/<reason>`` and ``time/steps_per_second``, averaged over the episodes that ended during
+    the rollout (a non-finite value, e.g. the cost of transport of a root that never moved, is left out
+    of its key's mean; PPO's own statistics are under ``train/``).
 
     With ``print_every`` = N > 0 it also prints one progress line every N rollouts (= PPO updates, or
     AMP rounds): env step, steps/s, and the mean forward velocity, success rate and return of the
@@ -182,6 +186,7 @@ class EpisodeStatsCallback(BaseCallback):
         self._line = ProgressLine()
         self._rollouts = 0
         self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
         self._falls: dict[str, int] = {}
         self._episodes = 0
         self._on_episode = on_episode
@@ -203,7 +208,9 @@ class EpisodeStatsCallback(BaseCallback):
                     continue
                 self._episodes += 1
                 for k, v in stats.items():
-                    self._sums[k] = self._sums.get(k, 0.0) + v
+                    if math.isfinite(v):
+                        self._sums[k] = self._sums.get(k, 0.0) + v
+                        self._counts[k] = self._counts.get(k, 0) + 1
                 reason = infos[i].get("fall_reason") or "time_limit"
                 self._falls[reason] = self._falls.get(reason, 0) + 1
                 self._line.add(stats)
@@ -223,13 +230,15 @@ class EpisodeStatsCallback(BaseCallback):
         if n == 0:
             return
         for k, v in self._sums.items():
-            name = f"reward/{k[6:]}" if k.startswith("terms/") else self.GROUPS.get(k)
+            name = (f"reward/{k[6:]}" if k.startswith("terms/") else k if k.startswith("gait/")
+                    else self.GROUPS.get(k))
             if name is not None:
-                self.logger.record(name, v / n)
+                self.logger.record(name, v / self._counts[k])
         self.logger.record("episode/count", n)
         for reason, c in self._falls.items():
             self.logger.record(f"falls/{reason}", c / n)
         self._sums.clear()
+        self._counts.clear()
         self._falls.clear()
         self._episodes = 0
 

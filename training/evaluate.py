@@ -9,6 +9,11 @@ checkpoint. Episodes are split evenly over up to 8 envs (each env runs its own q
 episodes are not over-counted). Prints the criteria table with PASS/FAIL per row; a row whose figure
 cannot be measured prints 'n/a' (or 'n/a until AMP') with the reason.
 
+Gait figures (`wildrobot_gym.gait_metrics`, one definition; each episode's ``gait/<name>`` statistics):
+the JSON's ``gait`` block holds their means over the episodes (non-finite values left out, None when
+none is left; ``torque_saturation_pct`` repeated there), ``gait_human_reference`` the human figures
+(`HUMAN_REFERENCE`), and the printed table has a gait part with the human figure beside each row.
+
 ``--suite robustness`` runs the robustness suite instead (`training.robustness`: named perturbations
 of the robot, success, velocity tracking, torque saturation and falls per condition, the issue's targets).
 
@@ -62,6 +67,7 @@ from training.common import (  # noqa: E402
     open_checkpoint,
 )
 from wildrobot_gym.config import validate_config  # noqa: E402
+from wildrobot_gym.gait_metrics import HUMAN_REFERENCE, gait_rows, mean_over_episodes  # noqa: E402
 from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env  # noqa: E402
 
 NA_AMP = "n/a until AMP"
@@ -198,6 +204,9 @@ def summarize(episodes: list[dict]) -> dict[str, Any]:
         "torque_saturation_pct": mean("torque_saturation_pct"),
         "fall_reasons": falls,
         "reward_terms": {k[6:]: mean(k) for k in episodes[0] if k.startswith("terms/")},
+        # Means over episodes of each episode's gait figures (wildrobot_gym.gait_metrics).
+        "gait": {**mean_over_episodes(episodes), "torque_saturation_pct": mean("torque_saturation_pct")},
+        "gait_human_reference": dict(HUMAN_REFERENCE),
     }
 
 
@@ -327,6 +336,10 @@ def print_table(phase: str, rows: list[dict], figures: Mapping[str, Any], determ
         print("notes:\n" + "\n".join(notes))
     print(f"falls: {figures['fall_reasons']}; mean episode length {figures['episode_length_mean']:.0f} steps; "
           f"torque saturation {figures['torque_saturation_pct']:.1f}%")
+    if figures.get("gait"):
+        print("\n" + "\n".join(gait_rows(figures["gait"])))
+        print(f"(straight-line speed: along each episode's start heading; the heading-frame forward velocity "
+              f"is {figures['forward_velocity_mean']:.3f} m/s)")
 
 
 class FrameInInfo(gym.Wrapper):

@@ -2,12 +2,15 @@
 
     python training/gait_report.py CHECKPOINT [--gait-frequency HZ] [--seed 12345] [--json-output FILE]
 
-Prints the fractions of control steps in single support, double support and flight, each foot's
-touchdowns per second, the proper-contact fraction against the env's gait clock (the Phase 2
+Prints the gait figures of `wildrobot_gym.gait_metrics` (one definition, shared with evaluate.py and
+the training statistics: support phases with a foot loaded above 0.10 m g, debounced touchdowns per
+second per foot, step length, peak foot force, cost of transport, yaw rate, straight-line speed; the
+human figure beside each), the proper-contact fraction against the env's gait clock (the Phase 2
 definition: left foot alone down in the first half of the period, right foot alone in the second),
 the best fit of that definition over clock frequencies 1.5-6 Hz and all phase offsets (how well the
-gait *could* match some clock), and the first 2 s as a strip: L / R = that foot alone on the ground,
-D = both, . = none; under it the clock's l / r halves. `--gait-frequency` replaces the checkpoint's
+gait *could* match some clock), and the first 2 s as a strip of the contacts the clock is judged on
+(``foot_contact``: a pad touching): L / R = that foot alone on the ground, D = both, . = none; under it
+the clock's l / r halves. `--gait-frequency` replaces the checkpoint's
 clock (to judge a policy against another phase's clock).
 """
 from __future__ import annotations
@@ -23,7 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from training.common import open_checkpoint  # noqa: E402
+from wildrobot_gym.gait_metrics import INFO_KEYS, episode_gait, gait_rows, stack_infos  # noqa: E402
 from wildrobot_gym.rewards import DEFAULT_PARAMS, foot_contact  # noqa: E402
+
+
+#: The step-info keys the report keeps: the clock's and the gait figures'.
+KEYS = ("foot_contact", "gait_phase", *INFO_KEYS)
 
 
 def clock_match(contacts: np.ndarray, phase: np.ndarray) -> float:
@@ -46,20 +54,6 @@ def best_clock_fit(contacts: np.ndarray, dt: float, freqs: np.ndarray | None = N
             if score > best[0]:
                 best = (score, float(f), float(off))
     return best
-
-
-def pattern_stats(contacts: np.ndarray, dt: float) -> dict[str, float]:
-    """Support-phase fractions and touchdowns per second per foot of a (T, 2) bool contact array."""
-    n_down = contacts.sum(axis=1)
-    touchdowns = (contacts[1:] & ~contacts[:-1]).sum(axis=0)
-    seconds = len(contacts) * dt
-    return {
-        "single_support": float((n_down == 1).mean()),
-        "double_support": float((n_down == 2).mean()),
-        "flight": float((n_down == 0).mean()),
-        "touchdowns_per_s_left": float(touchdowns[0] / seconds),
-        "touchdowns_per_s_right": float(touchdowns[1] / seconds),
-    }
 
 
 def strip(contacts: np.ndarray) -> str:
@@ -87,30 +81,33 @@ def main(argv: list[str] | None = None) -> dict:
     base = venv.unwrapped.envs[0].unwrapped
     venv.seed(args.seed)
     obs = venv.reset()
-    contacts, phases, speeds = [], [], []
+    steps = []
     try:
         for _ in range(int(cfg["env"].get("max_episode_steps", 500))):
             action, _ = model.predict(obs, deterministic=True)
             obs, _, dones, infos = venv.step(action)
             if dones[0]:
                 break
-            contacts.append(infos[0]["foot_contact"].copy())
-            phases.append(infos[0]["gait_phase"])
-            speeds.append(infos[0]["forward_velocity"])
+            steps.append({k: np.copy(infos[0][k]) for k in KEYS})
     finally:
         venv.close()
-    if len(contacts) < 2:
-        raise SystemExit(f"{args.checkpoint}: the episode ended after {len(contacts)} steps; nothing to report")
-    c, ph = np.array(contacts, dtype=bool), np.array(phases)
+    if len(steps) < 2:
+        raise SystemExit(f"{args.checkpoint}: the episode ended after {len(steps)} steps; nothing to report")
+    arrays = stack_infos(steps, KEYS)
+    c, ph = arrays["foot_contact"].astype(bool), arrays["gait_phase"]
     fit, fit_f, fit_off = best_clock_fit(c, base.dt)
+    # None for a figure that is not a number (the cost of transport of a root that never moved): plain JSON
+    gait = {k: v if np.isfinite(v) else None for k, v in episode_gait(arrays, base.dt, base.spec_.weight).items()}
     report = {
         "checkpoint": str(args.checkpoint), "steps": len(c), "gait_frequency": base.gait_frequency,
-        "forward_velocity": float(np.mean(speeds)), **pattern_stats(c, base.dt),
+        "forward_velocity": float(np.mean(arrays["forward_velocity"])), **gait,
         "proper_contact_fraction": clock_match(c, ph),
         "best_clock_fit": fit, "best_clock_frequency": fit_f, "best_clock_offset": fit_off,
     }
     for k, v in report.items():
-        print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
+        if k not in gait:
+            print(f"{k:24s} {v:.3f}" if isinstance(v, float) else f"{k:24s} {v}")
+    print("\n".join(gait_rows(gait)))
     n = min(len(c), round(2.0 / base.dt))
     print("contacts  " + strip(c[:n]))
     print("clock     " + "".join("l" if x < 0.5 else "r" for x in ph[:n]))

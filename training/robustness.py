@@ -43,7 +43,11 @@ per condition, from the end-of-episode infos:
   command being the env's `BatchedWalkVecEnv.command` right after the reset;
 * ``torque_saturation_pct``: mean over episodes of the % of actuator-steps at the torque limit (the
   condition's limit: `condition_env` scales the threshold with ``servo_torque_scale``);
-* ``fall_reasons``: count of each fall reason (``info["fall_reason"]``; successes are not listed).
+* ``fall_reasons``: count of each fall reason (``info["fall_reason"]``; successes are not listed);
+* ``straight_line_speed_mean``: mean over episodes of the displacement along the episode's start heading /
+  its duration (m/s; `wildrobot_gym.gait_metrics`: a policy that turns has it well below its forward velocity);
+* ``yaw_rate_mean``, ``yaw_rate_abs_mean``: mean over episodes of the episode's mean yaw rate (deg/s, + = left)
+  and of its magnitude (the heading drift).
 
 ``summary`` checks the issue's targets (`TARGETS`): >= 90 % success under latency_20ms, torque_x0.8,
 mass_-10%, mass_+10%, friction_0.5 and push_0.3_lateral; 100 % nominal; nominal |v - command| <= 0.05
@@ -222,6 +226,9 @@ def condition_figures(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "torque_saturation_pct": float(np.mean([e["torque_saturation_pct"] for e in episodes])),
         "episode_length_mean": float(np.mean([e["length"] for e in episodes])),
         "fall_reasons": falls,
+        "straight_line_speed_mean": float(np.mean([e["gait/straight_line_speed"] for e in episodes])),
+        "yaw_rate_mean": float(np.mean([e["gait/yaw_rate"] for e in episodes])),
+        "yaw_rate_abs_mean": float(np.mean([e["gait/yaw_rate_abs"] for e in episodes])),
     }
 
 
@@ -242,8 +249,9 @@ def run_condition(model: Any, ckpt: Any, cfg: Mapping[str, Any], state: Mapping[
         batch.close()
     return {"description": CONDITIONS[name].description, "changes": CONDITIONS[name].changes(),
             **condition_figures(eps), "per_episode": [
-                {k: e[k] for k in ("command", "forward_velocity", "is_success", "fall_reason", "length",
-                                   "torque_saturation_pct")} for e in eps]}
+                {**{k: e[k] for k in ("command", "forward_velocity", "is_success", "fall_reason", "length",
+                                      "torque_saturation_pct")},
+                 "straight_line_speed": e["gait/straight_line_speed"], "yaw_rate": e["gait/yaw_rate"]} for e in eps]}
 
 
 def judge_targets(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -297,11 +305,14 @@ def print_suite(result: Mapping[str, Any]) -> None:
     print(f"\nRobustness suite ({result['episodes']} episodes per condition, "
           f"{'deterministic' if result['deterministic'] else 'stochastic'} policy, seed {result['seed']})")
     print(f"{'condition':18s} {'success':>8s} {'v (m/s)':>8s} {'cmd':>6s} {'|v-cmd|':>8s} {'sat %':>6s} "
-          f"{'length':>7s}  falls")
+          f"{'length':>7s} {'v_line':>7s} {'yaw/s':>6s}  falls")
     for name, r in result["conditions"].items():
         falls = ", ".join(f"{k} {v}" for k, v in sorted(r["fall_reasons"].items())) or "-"
         print(f"{name:18s} {100 * r['success_rate']:7.0f}% {r['forward_velocity_mean']:8.3f} {r['command_mean']:6.2f} "
-              f"{r['velocity_error_mean']:8.3f} {r['torque_saturation_pct']:6.1f} {r['episode_length_mean']:7.0f}  {falls}")
+              f"{r['velocity_error_mean']:8.3f} {r['torque_saturation_pct']:6.1f} {r['episode_length_mean']:7.0f} "
+              f"{r['straight_line_speed_mean']:7.3f} {r['yaw_rate_abs_mean']:6.1f}  {falls}")
+    print("v_line: displacement along each episode's start heading / duration (m/s); yaw/s: mean |yaw rate| "
+          "(deg/s) per episode")
     print("\nTargets")
     for t in result["summary"]["targets"]:
         v = "" if t["value"] is None else f"{t['value']:.3f}"

@@ -2,8 +2,10 @@
 
 `EpisodeStats` keeps the sums of one env (``n_envs=None``: every sum a number) or of a batch (``(N,)``
 arrays, fed infos with a leading env axis); `PhaseRewardWrapper` and `wildrobot_gym.batch_env` both
-use it, so ``info["episode_stats"]`` means the same whichever env produced it. Keys: `EPISODE_STAT_KEYS`
-plus ``terms/<name>``, the per-step mean of every weighted reward term.
+use it, so ``info["episode_stats"]`` means the same whichever env produced it. Keys: `EPISODE_STAT_KEYS`,
+``terms/<name>``, the per-step mean of every weighted reward term, and ``gait/<name>``, the gait figures
+of `wildrobot_gym.gait_metrics` (`GAIT_KEYS`: support phases, debounced cadence, step length, peak foot
+force, cost of transport, yaw rate, straight-line speed), kept by its `GaitAccumulator`.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from wildrobot_gym.gait_metrics import GaitAccumulator
 from wildrobot_gym.rewards import foot_contact
 
 #: Per-episode statistics in ``info["episode_stats"]`` (besides ``terms/<name>``).
@@ -33,16 +36,21 @@ _SUMS = ("n", "ret", "vx", "vy", "slip", "loaded", "proper", "air", "td", "sat")
 class EpisodeStats:
     """Running sums of the current episode of one env or of each env of a batch."""
 
-    def __init__(self, term_names: Iterable[str], num_actuators: int, n_envs: int | None = None) -> None:
+    def __init__(self, term_names: Iterable[str], num_actuators: int, n_envs: int | None = None,
+                 dt: float | None = None, weight: float | None = None) -> None:
+        """`dt`, `weight` (m g, N): the gait figures' control step and weight; default the nominal robot's
+        (`wildrobot_gym.gait_metrics.nominal_robot`: 20 ms, the packaged model's mass)."""
         self.shape = () if n_envs is None else (int(n_envs),)
         self.num_actuators = int(num_actuators)
         self.sums = {k: np.zeros(self.shape) for k in _SUMS}
         self.terms = {k: np.zeros(self.shape) for k in term_names}
+        self.gait = GaitAccumulator(n_envs, dt, weight)
 
     def reset(self, index: Any = ...) -> None:
         """Start new episodes for the envs `index` (``...``: all)."""
         for acc in (*self.sums.values(), *self.terms.values()):
             acc[index] = 0.0
+        self.gait.reset(index)
 
     def add(self, info: Mapping[str, Any], reward: Any, terms: Mapping[str, Any], params: Mapping[str, float]) -> None:
         """One step of every env: its info (the per-step metrics), phase reward and weighted terms."""
@@ -59,6 +67,7 @@ class EpisodeStats:
         s["air"] += np.einsum("...i,...i->...", info["foot_last_air_time"], td)
         s["td"] += td.sum(axis=-1)
         s["sat"] += info["torque_saturated"].sum(axis=-1)
+        self.gait.add(info)
         for k, v in terms.items():
             if k not in self.terms:
                 self.terms[k] = np.zeros(self.shape)
@@ -82,4 +91,6 @@ class EpisodeStats:
         }
         for k, v in self.terms.items():
             stats[f"terms/{k}"] = float(v[index]) / n
+        for k, v in self.gait.finish(index).items():
+            stats[f"gait/{k}"] = v
         return stats
