@@ -6,13 +6,15 @@ curving, stiff-kneed, hip pitch clamped at its limit, asymmetric). The robot's e
 0.0 s of Tier 0+ from 68 s of real ones; the seed's target is >= 60 s.
 
 Runs `python -m reference.generate` (in this process, `--workers` processes, default 1) on each
-set in a temporary folder and prints, per set: Tier 0+ seconds, segments, clips contributing,
-harness p90/p95 (fraction of m g), unloaded fraction, pooled slip rate, alternation and the
-forward progress between restarts (tracked / reference).
+set in a temporary folder and prints, per set: Tier 0+ seconds, WALKING Tier 0+ seconds (what the
+go / no-go counts; `reference.walking`), walking seconds per 0.1 m/s speed band, mean walking speed /
+clip speed, double support of the walking frames, segments, clips contributing, harness p90/p95
+(fraction of m g), unloaded fraction, pooled slip rate, alternation and the forward progress between
+restarts (tracked / reference).
 
     python benchmarks/reference_yield.py [--config configs/reference.yaml] [--workers 1] [--keep DIR]
 
-The last line is ``human-like tier0+ seconds: X``.
+The last lines are ``human-like tier0+ seconds: X`` and ``human-like walking seconds: Y``.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ def run_set(input_dir: Path, output_dir: Path, config: str, workers: int) -> dic
         "input_clips": len({r["clip"] for r in summary["rollouts"]}),
         "input_seconds": None,
         "tier0plus_seconds": report["total_tier0plus_seconds"],
+        "walking_seconds": report.get("walking_seconds"),
+        "walking_bands": (report.get("walking") or {}).get("seconds_by_speed_band") or {},
+        "speed_ratio": (report.get("walking") or {}).get("speed_ratio_mean"),
+        "double_support": (report.get("walking") or {}).get("double_support_fraction"),
         "segments": report["num_segments"],
         "clips_contributing": report["num_clips_contributing"],
         "harness_p90": report["harness"]["p90"],
@@ -57,7 +63,10 @@ def format_row(name: str, r: dict) -> str:
     def f(x: float | None, fmt: str) -> str:
         return "n/a" if x is None else format(x, fmt)
 
-    return (f"{name}: Tier 0+ {r['tier0plus_seconds']:.1f} s, {r['segments']} segments, "
+    bands = " ".join(f"{b}:{v:.1f}" for b, v in r["walking_bands"].items()) or "none"
+    return (f"{name}: Tier 0+ {r['tier0plus_seconds']:.1f} s, walking {f(r['walking_seconds'], '.1f')} s "
+            f"(by band, m/s: {bands}; speed ratio {f(r['speed_ratio'], '.2f')}, double support "
+            f"{f(r['double_support'], '.2f')}), {r['segments']} segments, "
             f"{r['clips_contributing']}/{r['input_clips']} clips, harness p90 {f(r['harness_p90'], '.3f')} "
             f"p95 {f(r['harness_p95'], '.3f')} mg, unloaded {f(r['unloaded_fraction'], '.3f')}, "
             f"slip {f(r['slip_pooled'], '.3f')}, alternation {f(r['alternation'], '.3f')}, falls {r['falls']}, "
@@ -88,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print(format_row(name, r))
         print(f"human-like input: {len(paths)} synthetic clips, {seconds:.1f} s")
         print(f"human-like tier0+ seconds: {results['human-like']['tier0plus_seconds']:.1f}")
+        ws = results["human-like"]["walking_seconds"]
+        print(f"human-like walking seconds: {'n/a' if ws is None else f'{ws:.1f}'}")
     return 0
 
 

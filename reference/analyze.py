@@ -10,9 +10,17 @@
   exactly one foot loaded), ``alternating_segments`` (Blocker C: single stance >= 15 %);
 - ``windows`` (candidates, passed, how many failed each gate), ``rollouts`` (per-clip diagnostics
   with verdicts), ``score_counts``;
-- ``decision``: ``proceed`` (>= 60 s), ``borderline`` (30-60 s) or ``stop_path_b`` (< 30 s), with
-  the thresholds; ``dashboard``: the seed's metrics dashboard (value, minimum, target, status;
-  the discriminator AUC and AMP reward variance are measured by training, not here: null).
+- ``walking_seconds`` and ``walking`` (`reference.walking`: a window walks at >= 0.7 x its clip's
+  speed with >= 15 % single stance): walking / non-walking seconds, ``seconds_by_speed_band`` (0.1 m/s
+  bands of each walking segment's mean forward speed, e.g. "0.3-0.4"), ``speed_ratio_mean`` (forward
+  speed / clip speed), ``double_support_fraction`` of the walking frames, ``label_source``: the
+  dataset's label, or (datasets mined before it) recomputed from ``--records``; without either the
+  label is unknown (``walking_seconds`` null);
+- ``decision``: ``proceed`` (>= 60 s), ``borderline`` (30-60 s) or ``stop_path_b`` (< 30 s) on the
+  WALKING seconds (``decision_seconds``, ``decision_basis``; on the Tier 0+ seconds, with a warning,
+  only when the label is unknown), with the thresholds; ``dashboard``: the seed's metrics dashboard
+  (value, minimum, target, status; the discriminator AUC and AMP reward variance are measured by
+  training, not here: null).
 
 The gates come from the mining config stored with the dataset, so re-analysis judges the data the
 way it was mined. The thresholds of this module are the ``analysis:`` section of
@@ -20,7 +28,8 @@ configs/reference.yaml (`AnalysisConfig`).
 
 CLI: ``python -m reference.analyze --dataset DIR [--records DIR] --json-output FILE
 [--plots-dir DIR] [--config FILE] [--verbose]``. Records directories hold one ``.npz`` per rollout
-(`reference.rollout.save_records`).
+(`reference.rollout.save_records`). Plots: window_histograms.png, timeline.png (walking segments
+green, the others yellow), walking_bands.png (walking seconds per speed band).
 """
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ from wildrobot_gym.config.reference import (  # noqa: F401  (re-exported)
     DashboardConfig,
     load_analysis_config,
 )
+from reference import walking as walk
 from reference.miner import (
     DEFAULT_CONFIG_PATH,
     GATE_NAMES,
@@ -112,6 +122,7 @@ def dashboard(report: Mapping[str, Any], cfg: DashboardConfig) -> dict:
     """The seed's Metrics Dashboard from a dataset report."""
     return {
         "tier0plus_seconds": _dash(report["total_tier0plus_seconds"], cfg.seconds_min, cfg.seconds_target, True),
+        "walking_seconds": _dash(report["walking_seconds"], cfg.seconds_min, cfg.seconds_target, True),
         "tier0plus_segments": _dash(float(report["num_segments"]), cfg.segments_min, cfg.segments_target, True),
         "load_mean": _dash(report["load"]["mean"], cfg.load_mean_min, cfg.load_mean_target, True),
         "harness_p95": _dash(report["harness"]["p95"], cfg.harness_p95_max, cfg.harness_p95_target, False),
@@ -140,6 +151,7 @@ def clip_diagnostic(records: Mapping[str, Any], mining: MiningConfig, name: str 
         "seconds": t / mining.fps,
         "tier0plus_frames": int(mined.accepted.sum()),
         "segments": int(len(mined.segments)),
+        **walk.rollout_figures(mined.clip_speed, mined.walking_any, mined.walking, mining.fps),
         "metrics": {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()},
         "passed": bool(res and res.passed),
         "failing": list(res.failing) if res else ["empty"],
@@ -159,6 +171,14 @@ def format_clip_log(diag: Mapping[str, Any], cfg: AnalysisConfig) -> str:
         v = m.get(key)
         return "n/a" if v is None else f"{v:.1f}°"
 
+    speed = diag.get("clip_speed")
+    if "walking_any_seconds" not in diag:  # a dataset mined before the walking label
+        walked = "Walking: n/a (no walking label; pass the records)"
+    else:
+        walked = (f"Walking (clip speed {'unknown' if speed is None else f'{speed:.3f} m/s'}): "
+                  f"{diag['walking_any_seconds']:.2f} s of {diag.get('seconds', 0.0):.2f} s "
+                  f"({100.0 * diag['walking_any_fraction']:.1f}%) in walking windows; "
+                  f"walking Tier 0+ {diag['walking_seconds']:.2f} s")
     sat = m.get("actuator_saturation_rate")
     sat_note = "" if sat is None or sat < cfg.actuator_saturation_max else "  <-- ABOVE LIMIT"
     verdict = "PASS" if diag.get("passed") else "FAIL"
@@ -191,6 +211,7 @@ def format_clip_log(diag: Mapping[str, Any], cfg: AnalysisConfig) -> str:
             f"  stance_slip_rate: {pct('stance_slip_rate')}",
             "",
             f"Tier 0+ frames mined: {diag.get('tier0plus_frames', 0)} in {diag.get('segments', 0)} segments",
+            walked,
             f"VERDICT: [{verdict}] Tier 0+ (whole rollout)",
             f"Failure reasons (if any): {reasons}",
             "=" * 40,
@@ -219,10 +240,60 @@ def load_records_dir(records_dir: str | Path) -> list[tuple[Path, dict]]:
 
 
 # ------------------------------------------------------------------------------------------------
+# Walking
+# ------------------------------------------------------------------------------------------------
+_UNKNOWN_WALKING_KEYS = ("walking_seconds", "non_walking_seconds", "walking_fraction", "walking_segments",
+                         "walking_speed_mean", "speed_ratio_mean", "double_support_fraction", "single_support_fraction")
+
+
+def _walking_from_records(ds: MinedDataset, records: Sequence[tuple[Path, dict]], mining: MiningConfig) -> dict | None:
+    """The walking label of a dataset mined before it, recomputed from its rollouts' records (matched by
+    clip and variant; the records must re-mine to the same Tier 0+ frames). None, with a warning, if not."""
+    a = ds.arrays
+    by_motion = {(str(rec["clip"]), str(rec["variant"])): rec for _, rec in records}
+    f = ds.num_frames
+    walking, fv, speed = np.zeros(f, dtype=bool), np.zeros(f), np.full(f, np.nan)
+    mined: dict[int, Any] = {}
+    for s in range(ds.num_segments):
+        r = int(a["segment_rollout"][s])
+        ro = ds.rollouts[r] if 0 <= r < len(ds.rollouts) else {}
+        rec = by_motion.get((ro.get("clip"), ro.get("variant")))
+        if rec is None:
+            log.warning("walking label: no records of %s:%s, label unknown", ro.get("clip"), ro.get("variant"))
+            return None
+        if r not in mined:
+            mined[r] = mine_rollout(rec, mining)
+        m, src, n, row = mined[r], int(a["segment_source_start"][s]), int(a["segment_length"][s]), int(a["segment_start"][s])
+        if src + n > m.num_frames or not m.accepted[src:src + n].all():
+            log.warning("walking label: the records of %s:%s do not re-mine to the dataset's frames, label unknown",
+                        ro.get("clip"), ro.get("variant"))
+            return None
+        walking[row:row + n] = m.walking[src:src + n]
+        fv[row:row + n] = np.asarray(rec["forward_velocity"], dtype=np.float64)[src:src + n]
+        speed[row:row + n] = np.nan if m.clip_speed is None else m.clip_speed
+    return walk.summarize(walking, a["frame_segment"], fv, a["foot_load"], speed, ds.fps,
+                          mining.gates.stance_load_threshold, mining.walking.speed_band_width)
+
+
+def walking_report(ds: MinedDataset, mining: MiningConfig, records: Sequence[tuple[Path, dict]] = ()) -> dict:
+    """Walking figures (`reference.walking.summarize`) and their ``label_source``: the dataset's own
+    label, else recomputed from `records`, else unknown (every figure null, ``label_source`` null)."""
+    summary = ds.walking_summary()
+    if summary is not None:
+        return {**summary, "label_source": "dataset"}
+    summary = _walking_from_records(ds, records, mining) if records else None
+    if summary is not None:
+        return {**summary, "label_source": "records"}
+    return {**dict.fromkeys(_UNKNOWN_WALKING_KEYS), "seconds_by_speed_band": {},
+            "speed_band_width": mining.walking.speed_band_width, "label_source": None}
+
+
+# ------------------------------------------------------------------------------------------------
 # Dataset report
 # ------------------------------------------------------------------------------------------------
-def dataset_report(ds: MinedDataset, mining: MiningConfig, cfg: AnalysisConfig) -> dict:
-    """Every dataset-level number of the seed's Step 2 report and dashboard (module docstring)."""
+def dataset_report(ds: MinedDataset, mining: MiningConfig, cfg: AnalysisConfig, walking: Mapping | None = None) -> dict:
+    """Every dataset-level number of the seed's Step 2 report and dashboard (module docstring);
+    `walking`: a `walking_report` (default: from the dataset's own label)."""
     a = ds.arrays
     g = mining.gates
     load = a["foot_load"].sum(axis=1)
@@ -287,10 +358,19 @@ def dataset_report(ds: MinedDataset, mining: MiningConfig, cfg: AnalysisConfig) 
         },
         "rollout_seconds": rollout_seconds,
         "yield": total / rollout_seconds if rollout_seconds > 0 else None,
-        "decision": decide(total, cfg),
         "decision_thresholds": {"proceed_seconds": cfg.proceed_seconds, "borderline_seconds": cfg.borderline_seconds},
         "gates": asdict(g),
     }
+    walking = dict(walking) if walking is not None else walking_report(ds, mining)
+    report["walking_seconds"] = walking["walking_seconds"]
+    report["walking"] = walking
+    if walking["walking_seconds"] is None:
+        log.warning("no walking label (a dataset mined before it; pass --records): the decision counts every "
+                    "Tier 0+ second, standing included")
+        report["decision_basis"], report["decision_seconds"] = "tier0plus_seconds (walking label unknown)", total
+    else:
+        report["decision_basis"], report["decision_seconds"] = "walking_seconds", walking["walking_seconds"]
+    report["decision"] = decide(report["decision_seconds"], cfg)
     report["dashboard"] = dashboard(report, cfg.dashboard)
     return report
 
@@ -304,7 +384,7 @@ def format_report(report: Mapping[str, Any]) -> str:
     def f(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.3f}"
 
-    ld, hn, sl = report["load"], report["harness"], report["slip"]
+    ld, hn, sl, wk = report["load"], report["harness"], report["slip"], report["walking"]
     w = report["windows"]
     failed = ", ".join(f"{k}={v}" for k, v in w["failed_by_gate"].items() if v)
     return "\n".join(
@@ -321,10 +401,22 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"Alternation rate (single stance): {p(report['alternation_rate'])}; "
             f"segments >= {100 * report['alternating_segments']['threshold']:.0f}%: {report['alternating_segments']['count']}",
             f"Windows: {w['passed']}/{w['candidates']} passed; failures by gate: {failed or 'none'}",
-            f"DECISION: {report['decision']}",
+            _walking_text(wk, report["total_tier0plus_seconds"]),
+            f"DECISION: {report['decision']} (on {report['decision_basis']}: {report['decision_seconds']:.2f}s)",
             "=" * 40,
         ]
     )
+
+
+def _walking_text(wk: Mapping[str, Any], total: float) -> str:
+    if wk["walking_seconds"] is None:
+        return "Walking seconds: unknown (dataset without the walking label; pass --records)"
+    bands = ", ".join(f"{b}: {v:.1f}s" for b, v in wk["seconds_by_speed_band"].items()) or "none"
+    ratio = "n/a" if wk["speed_ratio_mean"] is None else f"{wk['speed_ratio_mean']:.2f}"
+    ds = "n/a" if wk["double_support_fraction"] is None else f"{100.0 * wk['double_support_fraction']:.1f}%"
+    return (f"Walking seconds: {wk['walking_seconds']:.2f}s of {total:.2f}s Tier 0+ in {wk['walking_segments']} "
+            f"segments (label: {wk['label_source']}); by speed band (m/s): {bands}\n"
+            f"Walking speed / clip speed: {ratio}; double support {ds} of the walking frames")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -370,9 +462,35 @@ def plot_window_histograms(ds: MinedDataset, gates: GateConfig, path: Path, bins
     return path
 
 
+def plot_walking_bands(walking: Mapping[str, Any], path: Path) -> Path:
+    """Bar chart: walking Tier 0+ seconds per forward-speed band (of each walking segment's mean speed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bands = walking.get("seconds_by_speed_band") or {}
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.bar(list(bands), list(bands.values()), color="tab:green")
+    ax.set_xlabel("mean forward speed of the segment (m/s)")
+    ax.set_ylabel("walking Tier 0+ seconds")
+    total = walking.get("walking_seconds")
+    ax.set_title("walking label unknown" if total is None else
+                 f"{total:.1f} s walking Tier 0+ ({walking.get('non_walking_seconds', 0.0):.1f} s not walking)")
+    if not bands:
+        ax.text(0.5, 0.5, "no walking data", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_timeline(records: Mapping[str, Any], mining: MiningConfig, path: Path) -> Path:
-    """One rollout over time: load/mg, harness/mg, pitch, roll; Tier 0+ segments shaded green,
-    fall frames red, restarts as dashed lines."""
+    """One rollout over time: load/mg, harness/mg, pitch, roll; Tier 0+ segments shaded green (walking)
+    or yellow (not walking), fall frames red, restarts as dashed lines."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -395,8 +513,8 @@ def plot_timeline(records: Mapping[str, Any], mining: MiningConfig, path: Path) 
         ax.plot(t, y, lw=0.8, color="k")
         for v in lines:
             ax.axhline(v, color="tab:red", lw=0.8, ls=":")
-        for a, b in mined.segments:
-            ax.axvspan(a / mining.fps, b / mining.fps, color="tab:green", alpha=0.2, lw=0)
+        for (a, b), walks in zip(mined.segments, mined.segment_walking):
+            ax.axvspan(a / mining.fps, b / mining.fps, color="tab:green" if walks else "gold", alpha=0.25, lw=0)
         if fall.any():
             ax.fill_between(t, 0, 1, where=fall, transform=ax.get_xaxis_transform(), color="tab:red", alpha=0.15, lw=0)
         for r in restarts:
@@ -405,7 +523,8 @@ def plot_timeline(records: Mapping[str, Any], mining: MiningConfig, path: Path) 
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(
         f"{mined.clip} ({mined.variant}): {mined.accepted.sum() / mining.fps:.1f} s Tier 0+ in "
-        f"{len(mined.segments)} segments (green), falls red, restarts dashed"
+        f"{len(mined.segments)} segments ({mined.walking.sum() / mining.fps:.1f} s walking, green; others yellow), "
+        f"falls red, restarts dashed"
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -443,15 +562,15 @@ def analyze_dataset(
     """Analyse a Tier 0+ dataset directory (and optionally the rollouts it was mined from).
 
     With `records_dir`, the per-clip diagnostics are recomputed from the records and the timeline
-    plot can be drawn; without it they come from the dataset's side-car. Returns the report dict
+    plot can be drawn (and a dataset mined before the walking label gets it from the records);
+    without it they come from the dataset's side-car. Returns the report dict
     (module docstring); `verbose` logs the per-clip logs and the report text.
     """
     cfg = _as_config(config)
     ds = load_dataset(dataset_dir)
     mining = config_from_dict(MiningConfig, ds.config, "dataset config")
-    report = dataset_report(ds, mining, cfg)
-
     records = load_records_dir(records_dir) if records_dir is not None else []
+    report = dataset_report(ds, mining, cfg, walking_report(ds, mining, records))
     if records:
         diags = [clip_diagnostic(rec, mining, str(p)) for p, rec in records]
         report["rollouts_source"] = "records"
@@ -468,6 +587,7 @@ def analyze_dataset(
     if plots_dir is not None:
         plots_dir = Path(plots_dir)
         plots = {"window_histograms": str(plot_window_histograms(ds, mining.gates, plots_dir / "window_histograms.png", cfg.histogram_bins))}
+        plots["walking_bands"] = str(plot_walking_bands(report["walking"], plots_dir / "walking_bands.png"))
         rec = _timeline_choice(ds, records, cfg)
         if rec is not None:
             plots["timeline"] = str(plot_timeline(rec, mining, plots_dir / "timeline.png"))

@@ -27,6 +27,11 @@ Pipeline, per rollout:
 5. **Score** per segment (from its metrics; seed): +1 if mean load >= 0.95, +1 if stance slip
    <= 0.05, +1 if p95 pitch and p95 roll <= 15 deg, -1 if p95 harness >= (1 - 0.2) * its limit.
    Alternation = fraction of frames with exactly one foot loaded (single stance).
+6. **Walking label** (`reference.walking`, ``mining.walking``): a window walks when its mean forward
+   speed >= 0.7 x its clip's speed and single stance >= 15 % of its frames. A Tier 0+ frame is walking
+   when a passing walking window covers it (its centre with ``center``); segments are split where the
+   label changes (so a piece may be shorter than `min_segment_frames`), each all walking or all not.
+   Standing data stays in the dataset, labelled; the go / no-go counts walking seconds.
 
 Dataset format (`write_dataset` / `load_dataset`), format version 1, two files in one directory:
 
@@ -56,13 +61,26 @@ segment_length           (S,) i64     frames
 segment_source_start     (S,) i64     first frame of the segment in its rollout
 segment_rollout          (S,) i32     rollout index (the order given to `mine_records`)
 segment_scores           (S,) f32     quality score
+forward_velocity *       (F,)         m/s, root velocity along the heading (records ``forward_velocity``)
+frame_walking *          (F,) bool    the walking label of each frame (step 6)
+segment_walking *        (S,) bool    the label of each segment (its frames all share it)
+segment_forward_velocity * (S,)       m/s, the segment's mean forward speed (its speed band)
+segment_clip_speed *     (S,)         m/s, its clip's speed (`reference.walking.clip_speed`; NaN: unknown)
+window_walking *         (N,) bool    the window walks (gates aside)
 window_rollout, window_start, window_length, window_passed   (N,)  every candidate window
 window_<metric>          (N,) f64     its gate metrics (for histograms), see `METRIC_NAMES`
 =======================  ===========  ==========================================================
 
+``*``: the walking label (`WALKING_NPZ_KEYS`), absent from datasets written before it: readers treat
+its absence as "unknown" (`MinedDataset.has_walking_label`). AMP on walking frames only: keep the
+segments with ``segment_walking`` (e.g. ``m = arrays["segment_walking"]``, then ``segment_start[m]``,
+``segment_length[m]``, ...), or the rows with ``frame_walking``.
+
 ``tier0plus.json``: format, format_version, feature_version, feature_layout, feature_params,
-fps, num_frames, num_segments, total_seconds, motion_names, per_segment_metrics, rollouts
-(per-rollout diagnostics and verdicts), config (the mining config used), npz_file, npz_sha256.
+fps, num_frames, num_segments, total_seconds, walking_seconds and walking (`reference.walking.summarize`:
+seconds per speed band, speed ratio, double support; absent in old datasets), motion_names,
+per_segment_metrics, rollouts (per-rollout diagnostics and verdicts, with clip_speed and the walking
+seconds), config (the mining config used), npz_file, npz_sha256.
 Both files are written to a temporary name and renamed, npz first.
 """
 from __future__ import annotations
@@ -70,18 +88,20 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from reference import walking as walk
 from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.config.reference import (  # noqa: F401  (re-exported: the rest of reference/ imports them here)
     DEFAULT_REFERENCE_CONFIG,
     GateConfig,
     MiningConfig,
     ScoreConfig,
+    WalkingConfig,
     load_mining_config,
     read_section,
     section_from_dict,
@@ -399,8 +419,13 @@ class RolloutMining:
     window_metrics: dict[str, np.ndarray]  # metric -> (N,)
     window_passed: np.ndarray  # (N,) bool
     accepted: np.ndarray  # (T,) bool, frames in a segment
-    segments: np.ndarray  # (S, 2) [start, stop)
+    segments: np.ndarray  # (S, 2) [start, stop), split where the walking label changes
     whole: GateResult  # the whole rollout, for the per-clip diagnostic
+    clip_speed: float | None = None  # m/s, `walk.clip_speed` (None: unknown, nothing walks)
+    window_walking: np.ndarray | None = None  # (N,) bool, the window walks (gates aside)
+    walking_any: np.ndarray | None = None  # (T,) bool, frames in a walking window, gates aside
+    walking: np.ndarray | None = None  # (T,) bool, walking Tier 0+ frames
+    segment_walking: np.ndarray | None = None  # (S,) bool
 
 
 def accepted_frames(num_frames: int, stretches: np.ndarray, windows: np.ndarray, passed: np.ndarray, cfg: MiningConfig) -> np.ndarray:
@@ -446,6 +471,12 @@ def mine_rollout(records: Mapping[str, Any], cfg: MiningConfig, name: str = "rec
     accepted = np.zeros(t, dtype=bool)
     for a, b in segments:  # frames of dropped short runs are not accepted either
         accepted[a:b] = True
+    # Step 6: the walking label, and segments cut where it changes.
+    speed = walk.clip_speed(records, cfg.window_frames)
+    win_walk = walk.is_walking(metrics["forward_velocity_mean"], metrics["single_stance_fraction"], speed, cfg.walking)
+    walking_any = accepted_frames(t, stretches, windows, win_walk, replace(cfg, dedupe="merge"))
+    walking = accepted_frames(t, stretches, windows, passed & win_walk, cfg) & accepted
+    segments, seg_walking = walk.split_runs(segments, walking)
     whole = check_gates(span_metrics(sig, 0, t, cfg.gates), cfg.gates) if t else GateResult({}, False, ("empty",), ("no frames",))
     return RolloutMining(
         clip=str(np.asarray(records["clip"])),
@@ -458,6 +489,11 @@ def mine_rollout(records: Mapping[str, Any], cfg: MiningConfig, name: str = "rec
         accepted=accepted,
         segments=segments,
         whole=whole,
+        clip_speed=speed,
+        window_walking=win_walk,
+        walking_any=walking_any,
+        walking=walking,
+        segment_walking=seg_walking,
     )
 
 
@@ -491,6 +527,26 @@ class MinedDataset:
         return self.num_frames / self.fps
 
     @property
+    def has_walking_label(self) -> bool:
+        """Whether the dataset carries the walking label (datasets mined before it do not: unknown)."""
+        return all(k in self.arrays for k in WALKING_NPZ_KEYS)
+
+    @property
+    def walking_seconds(self) -> float | None:
+        """Walking Tier 0+ seconds; None when the dataset has no walking label."""
+        return float(self.arrays["frame_walking"].sum()) / self.fps if self.has_walking_label else None
+
+    def walking_summary(self) -> dict | None:
+        """`reference.walking.summarize` of the labelled frames; None without a label."""
+        if not self.has_walking_label:
+            return None
+        a = self.arrays
+        wcfg = section_from_dict(MiningConfig, self.config, "dataset config")
+        speed = a["segment_clip_speed"][a["frame_segment"]] if len(a["frame_segment"]) else np.zeros(0)
+        return walk.summarize(a["frame_walking"], a["frame_segment"], a["forward_velocity"], a["foot_load"], speed,
+                              self.fps, wcfg.gates.stance_load_threshold, wcfg.walking.speed_band_width)
+
+    @property
     def motion_names(self) -> list[str]:
         return [str(x) for x in self.arrays["motion_names"]]
 
@@ -520,6 +576,10 @@ REQUIRED_NPZ_KEYS: tuple[str, ...] = (
     ("features",) + _FRAME_STATE + _FRAME_SIGNALS + ("frame_motion", "frame_segment", "motion_names", "motion_clips")
     + _SEGMENT_KEYS + _WINDOW_KEYS
 )
+_WALKING_FRAME = ("forward_velocity", "frame_walking")
+_WALKING_SEGMENT = ("segment_walking", "segment_forward_velocity", "segment_clip_speed")
+#: The walking label's arrays (step 6): written always, optional on reading (older datasets lack them).
+WALKING_NPZ_KEYS: tuple[str, ...] = _WALKING_FRAME + _WALKING_SEGMENT + ("window_walking",)
 
 
 def _json_float(x: float) -> float | None:
@@ -529,9 +589,10 @@ def _json_float(x: float) -> float | None:
 def mine_records(records_list: Sequence[Mapping[str, Any]], config: MiningConfig | None = None) -> MinedDataset:
     """Mine every rollout and assemble the Tier 0+ dataset (features in the full layout)."""
     cfg = config or MiningConfig()
-    frame_parts: dict[str, list[np.ndarray]] = {k: [] for k in ("features",) + _FRAME_STATE + _FRAME_SIGNALS + ("frame_motion", "frame_segment")}
-    seg_parts: dict[str, list] = {k: [] for k in _SEGMENT_KEYS}
-    win_parts: dict[str, list[np.ndarray]] = {k: [] for k in _WINDOW_KEYS}
+    frame_parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("features",) + _FRAME_STATE + _FRAME_SIGNALS + ("frame_motion", "frame_segment") + _WALKING_FRAME}
+    seg_parts: dict[str, list] = {k: [] for k in _SEGMENT_KEYS + _WALKING_SEGMENT}
+    win_parts: dict[str, list[np.ndarray]] = {k: [] for k in _WINDOW_KEYS + ("window_walking",)}
     motion_names: list[str] = []
     motion_clips: list[str] = []
     per_segment: list[dict] = []
@@ -551,6 +612,8 @@ def mine_records(records_list: Sequence[Mapping[str, Any]], config: MiningConfig
         win_parts["window_start"].append(mined.windows[:, 0])
         win_parts["window_length"].append(mined.windows[:, 1])
         win_parts["window_passed"].append(mined.window_passed)
+        win_parts["window_walking"].append(mined.window_walking)
+        speed = np.nan if mined.clip_speed is None else mined.clip_speed
         for m in METRIC_NAMES:
             win_parts[f"window_{m}"].append(mined.window_metrics[m])
         rollouts.append(
@@ -568,6 +631,7 @@ def mine_records(records_list: Sequence[Mapping[str, Any]], config: MiningConfig
                 "windows_passed": int(mined.window_passed.sum()),
                 "tier0plus_frames": int(mined.accepted.sum()),
                 "segments": int(len(mined.segments)),
+                **walk.rollout_figures(mined.clip_speed, mined.walking_any, mined.walking, cfg.fps),
                 "metrics": {k: _json_float(v) for k, v in mined.whole.metrics.items()},
                 "passed": mined.whole.passed,
                 "failing": list(mined.whole.failing),
@@ -584,7 +648,7 @@ def mine_records(records_list: Sequence[Mapping[str, Any]], config: MiningConfig
             "foot_height": np.asarray(rec["foot_height"], dtype=np.float64),
             "foot_z_vel": foot_z,
         }
-        for a, b in mined.segments:
+        for (a, b), is_walk in zip(mined.segments, mined.segment_walking):
             s = len(seg_parts["segment_start"])
             k = seg_in_motion.get(mi, 0)
             seg_in_motion[mi] = k + 1
@@ -604,9 +668,13 @@ def mine_records(records_list: Sequence[Mapping[str, Any]], config: MiningConfig
             )
             frame_parts["frame_motion"].append(np.full(b - a, mi, dtype=np.int32))
             frame_parts["frame_segment"].append(np.full(b - a, s, dtype=np.int32))
+            frame_parts["forward_velocity"].append(sig["forward_velocity"][sl])
+            frame_parts["frame_walking"].append(mined.walking[sl])
             for key, val in (
                 ("segment_motion", mi), ("segment_id", k), ("segment_start", row), ("segment_length", b - a),
                 ("segment_source_start", a), ("segment_rollout", r), ("segment_scores", score),
+                ("segment_walking", bool(is_walk)), ("segment_forward_velocity", m["forward_velocity_mean"]),
+                ("segment_clip_speed", speed),
             ):
                 seg_parts[key].append(val)
             per_segment.append(
@@ -621,6 +689,9 @@ def mine_records(records_list: Sequence[Mapping[str, Any]], config: MiningConfig
                     "frames": int(b - a),
                     "seconds": (b - a) / cfg.fps,
                     "score": score,
+                    "walking": bool(is_walk),
+                    "clip_speed": _json_float(speed),
+                    "speed_ratio": _json_float(m["forward_velocity_mean"] / speed) if speed > 0 else None,
                     "passes_as_whole": res.passed,
                     "failing_as_whole": list(res.failing),
                     "metrics": {key: _json_float(v) for key, v in m.items()},
@@ -644,6 +715,7 @@ def _assemble_arrays(frame_parts, seg_parts, win_parts, motion_names, motion_cli
         "foot_load": (np.float64, (0, 2)), "foot_slip_speed": (np.float64, (0, 2)), "harness_ratio": (np.float64, (0,)),
         "harness_saturated": (bool, (0,)), "pitch": (np.float64, (0,)), "roll": (np.float64, (0,)),
         "frame_motion": (np.int32, (0,)), "frame_segment": (np.int32, (0,)),
+        "forward_velocity": (np.float64, (0,)), "frame_walking": (bool, (0,)),
     }
     arrays: dict[str, np.ndarray] = {}
     for k, parts in frame_parts.items():
@@ -652,11 +724,12 @@ def _assemble_arrays(frame_parts, seg_parts, win_parts, motion_names, motion_cli
     seg_dtypes = {
         "segment_motion": np.int32, "segment_id": np.int32, "segment_start": np.int64, "segment_length": np.int64,
         "segment_source_start": np.int64, "segment_rollout": np.int32, "segment_scores": np.float32,
+        "segment_walking": bool, "segment_forward_velocity": np.float64, "segment_clip_speed": np.float64,
     }
     for k, parts in seg_parts.items():
         arrays[k] = np.asarray(parts, dtype=seg_dtypes[k])
     for k, parts in win_parts.items():
-        if k == "window_passed":
+        if k in ("window_passed", "window_walking"):
             dtype = bool
         elif k in ("window_rollout",):
             dtype = np.int32
@@ -711,6 +784,8 @@ def write_dataset(dataset: MinedDataset, out_dir: str | Path) -> tuple[Path, Pat
         "num_frames": dataset.num_frames,
         "num_segments": dataset.num_segments,
         "total_seconds": dataset.total_seconds,
+        "walking_seconds": dataset.walking_seconds,
+        "walking": dataset.walking_summary(),
         "motion_names": dataset.motion_names,
         "per_segment_metrics": dataset.per_segment_metrics,
         "rollouts": dataset.rollouts,
@@ -775,6 +850,14 @@ def load_dataset(directory: str | Path, check_feature_version: bool = True) -> M
             raise ValueError(f"load_dataset: {npz_path} array {k!r} has shape {arrays[k].shape}, expected ({s},)")
     if int(arrays["segment_length"].sum()) != f:
         raise ValueError(f"load_dataset: {npz_path} array 'segment_length' sums to {int(arrays['segment_length'].sum())}, expected {f}")
+    if any(k in arrays for k in WALKING_NPZ_KEYS):  # the walking label: optional, whole when present
+        want = {**{k: f for k in _WALKING_FRAME}, **{k: s for k in _WALKING_SEGMENT},
+                "window_walking": arrays["window_passed"].shape[0]}
+        for k, n in want.items():
+            if k not in arrays:
+                raise ValueError(f"load_dataset: {npz_path} has part of the walking label but lacks array {k!r}")
+            if arrays[k].shape != (n,):
+                raise ValueError(f"load_dataset: {npz_path} array {k!r} has shape {arrays[k].shape}, expected ({n},)")
     if len(side["per_segment_metrics"]) != s:
         raise ValueError(f"load_dataset: {json_path} key 'per_segment_metrics' has {len(side['per_segment_metrics'])} entries, the npz has {s} segments")
     return MinedDataset(

@@ -353,9 +353,12 @@ def test_cli_with_records_and_plots(tmp_path: Path) -> None:
     rc = analyze.main(["--dataset", str(d), "--records", str(rec_dir), "--json-output", str(out), "--plots-dir", str(tmp_path / "plots")])
     assert rc == 0
     rep = json.loads(out.read_text())
-    for key in ("total_tier0plus_seconds", "num_segments", "num_clips_contributing", "decision", "dashboard"):
+    for key in ("total_tier0plus_seconds", "num_segments", "num_clips_contributing", "decision", "dashboard",
+                "walking_seconds", "walking", "decision_basis", "decision_seconds"):
         assert key in rep
     assert rep["rollouts_source"] == "records" and len(rep["rollouts"]) == 1
-    for name in ("window_histograms.png", "timeline.png"):
+    # make_records carries no reference root: the clip's speed is unknown, nothing is labelled walking
+    assert rep["walking_seconds"] == 0.0 and rep["rollouts"][0]["clip_speed"] is None
+    for name in ("window_histograms.png", "timeline.png", "walking_bands.png"):
         assert (tmp_path / "plots" / name).stat().st_size > 1000
     assert analyze.main(["--dataset", str(tmp_path / "none"), "--json-output", str(out)]) == 2

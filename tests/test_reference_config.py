@@ -60,6 +60,9 @@ def test_shipped_mining_and_analysis_sections_load_as_written():
     _same(mining, RAW["mining"], "mining")
     assert miner.load_mining_config() == mining == MiningConfig()  # the YAML holds the seed's defaults
     assert miner.config_from_dict(MiningConfig, dataclasses.asdict(mining), "mining") == mining
+    w = mining.walking  # the walking label (issue 10): the seed's defaults, in the YAML
+    assert (w.speed_ratio_min, w.single_stance_min, w.speed_band_width) == (0.7, 0.15, 0.1)
+    assert miner.config_from_dict(MiningConfig, {"walking": {"speed_ratio_min": 0.8}}, "mining").walking.single_stance_min == 0.15
     analysis = load_analysis_config()
     _same(analysis, RAW["analysis"], "analysis")
     assert analyze.load_analysis_config() == analysis == AnalysisConfig()
@@ -89,7 +92,7 @@ def test_configs_stay_frozen_dataclasses():
 def test_empty_sections_keep_their_defaults():
     assert rollout.config_from_dict(None) == GenerationConfig()
     assert rollout.config_from_dict({"harness": None, "neutral_pose": None, "variants": None}) == GenerationConfig()
-    assert miner.config_from_dict(MiningConfig, {"gates": None, "score": None}, "mining") == MiningConfig()
+    assert miner.config_from_dict(MiningConfig, {"gates": None, "score": None, "walking": None}, "mining") == MiningConfig()
 
 
 # ------------------------------------------------------------------------------ bad values
@@ -177,6 +180,12 @@ MINING_ERRORS = [
     ({"gates": {"pitch_p95_max_deg": 200.0}}, "mining.gates.pitch_p95_max_deg: expected a finite number in [0, 180]"),
     ({"score": {"slip_rate_bonus_max": -0.05}}, "mining.score.slip_rate_bonus_max: expected a finite number in [0, 1]"),
     ({"score": {"bonus": 1}}, "mining.score.bonus: unknown key; known: ['attitude_bonus_max_deg'"),
+    ({"walking": {"speed_ratio_min": -0.1}}, "mining.walking.speed_ratio_min: expected a finite number >= 0, got -0.1"),
+    ({"walking": {"speed_ratio_min": "fast"}}, "mining.walking.speed_ratio_min: expected a finite number >= 0, got 'fast'"),
+    ({"walking": {"single_stance_min": 1.5}}, "mining.walking.single_stance_min: expected a finite number in [0, 1], got 1.5"),
+    ({"walking": {"min_clip_speed": float("nan")}}, "mining.walking.min_clip_speed: expected a finite number >= 0"),
+    ({"walking": {"speed_band_width": 0}}, "mining.walking.speed_band_width: expected a finite number > 0, got 0"),
+    ({"walking": {"speed_ratio": 0.7}}, "mining.walking.speed_ratio: unknown key"),
 ]
 
 

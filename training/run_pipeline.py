@@ -128,16 +128,20 @@ class Pipeline:
 
 # ---------------------------------------------------------------------------- decisions
 def analysis_branch(analysis_path: Path, reference_config: Path) -> tuple[str, float, Any]:
-    """(branch, Tier 0+ seconds, thresholds) from an analysis JSON and the config's analysis section."""
+    """(branch, the seconds decided on, thresholds) from an analysis JSON and the config's analysis section.
+
+    The seconds are the walking Tier 0+ seconds (``decision_seconds``; standing data is no walking reference);
+    an analysis written before the walking label has only the total."""
     from reference.analyze import decide, load_analysis_config
 
-    seconds = float(json.loads(analysis_path.read_text())["total_tier0plus_seconds"])
+    report = json.loads(analysis_path.read_text())
+    seconds = float(report.get("decision_seconds", report["total_tier0plus_seconds"]))
     cfg = load_analysis_config(reference_config)
     return decide(seconds, cfg), seconds, cfg
 
 
 def branch_message(branch: str, seconds: float, cfg: Any) -> str:
-    figures = f"Tier 0+ {seconds:.1f} s (proceed >= {cfg.proceed_seconds:g} s, borderline >= {cfg.borderline_seconds:g} s)"
+    figures = f"walking Tier 0+ {seconds:.1f} s (proceed >= {cfg.proceed_seconds:g} s, borderline >= {cfg.borderline_seconds:g} s)"
     return {
         "proceed": f"decision: proceed: {figures}: smoke test, then Phase 3 from the Phase 2 checkpoint",
         "borderline": f"decision: borderline: {figures}: WARNING: try with caution (little reference data): "

@@ -38,6 +38,7 @@ DEFAULT_REFERENCE_CONFIG = CONFIG_DIR / "reference.yaml"
 
 HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
 PRECONDITION_MODES = ("off", "retargeted", "all")
+TRACKERS = ("feedback", "learned")  # generation.tracker: reference/rollout.py
 DEDUPE_MODES = ("merge", "center")
 
 _config = config_dataclass
@@ -167,6 +168,11 @@ class GenerationConfig:
     harness: Annotated[HarnessConfig, _null_is(dict)] = field(default_factory=HarnessConfig)
     balance: Annotated[BalanceConfig, _null_is(dict)] = field(default_factory=BalanceConfig)
     precondition: Annotated[PreconditionConfig, _null_is(dict)] = field(default_factory=PreconditionConfig)
+    # The controller (reference/rollout.py): "feedback" = reference joints + the balance / speed feedback above;
+    # "learned" = reference joints + a trained tracker's residual (reference/tracker), harness off unless tracker_harness.
+    tracker: one_of(*TRACKERS) = "feedback"
+    tracker_path: Optional[text()] = None  # the learned tracker (bundle .zip or checkpoint); null: the shipped one
+    tracker_harness: _Flag = False  # keep the harness on with the learned tracker
     variants: Annotated[tuple[_VariantDict, ...], _null_is(lambda: DEFAULT_VARIANTS), Len(1),
                         expect("a non-empty list of variants", keep_item_errors=True)] = DEFAULT_VARIANTS
 
@@ -219,8 +225,21 @@ class ScoreConfig:
 
 
 @_config
+class WalkingConfig:
+    """The walking label (reference/walking.py): a window walks when its mean forward speed is at least
+    `speed_ratio_min` x its clip's speed AND one foot alone is loaded (Fn > gates.stance_load_threshold m g)
+    in at least `single_stance_min` of its frames. Standing windows are still mined, labelled not walking."""
+
+    speed_ratio_min: _NonNeg = 0.7  # mean forward speed / the clip's reference speed
+    single_stance_min: _Unit = 0.15  # fraction of frames in single stance (alternation)
+    min_clip_speed: _NonNeg = 0.05  # m/s: a clip slower than this (in place, or speed unknown) walks nowhere
+    speed_band_width: _Pos = 0.1  # m/s, width of the speed bands walking seconds are reported in
+
+
+@_config
 class MiningConfig:
-    """Windowing, de-duplication, feature parameters and the gates / score (`configs/reference.yaml`)."""
+    """Windowing, de-duplication, feature parameters, the gates / score and the walking label
+    (`configs/reference.yaml`)."""
 
     fps: _Pos = 50.0
     window_frames: _Count = 50
@@ -234,6 +253,7 @@ class MiningConfig:
     lin_vel_clip: _Pos = 1.5
     gates: Annotated[GateConfig, _null_is(dict)] = field(default_factory=GateConfig)
     score: Annotated[ScoreConfig, _null_is(dict)] = field(default_factory=ScoreConfig)
+    walking: Annotated[WalkingConfig, _null_is(dict)] = field(default_factory=WalkingConfig)
 
     @model_validator(mode="after")
     def _across(self) -> "MiningConfig":
