@@ -78,7 +78,7 @@ class BatchedWalkVecEnv(VecEnv):
         self.tracker = MetricsTracker(base.model, base.spec_, base.dt, contact_threshold=t.contact_threshold,
                                       min_root_height=t.min_root_height, max_tilt=t.max_tilt,
                                       yaw_rate_filter_s=t.yaw_rate_filter_s, batch=n)
-        self.stats = EpisodeStats(self.composer.weights, NUM_JOINTS, n_envs=n)
+        self.stats = EpisodeStats(self.composer.weights, NUM_JOINTS, n_envs=n, dt=base.dt, weight=base.spec_.weight)
         # Phase 3: StyleRewardWrapper's task weight and (schedule-driven) style weight.
         amp = cfg.get("amp") if str(cfg.get("phase")) == "3" else None
         self.task_weight = float(amp["task_weight"]) if amp else None

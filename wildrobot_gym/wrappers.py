@@ -75,7 +75,9 @@ class PhaseRewardWrapper(gym.Wrapper):
 
     # ------------------------------------------------------------------ statistics
     def _reset_stats(self) -> None:
-        self._stats = EpisodeStats(self.composer.weights, self.action_space.shape[0])
+        base = self.env.unwrapped
+        self._stats = EpisodeStats(self.composer.weights, self.action_space.shape[0], dt=base.dt,
+                                   weight=base.spec_.weight)
         self._ret = 0.0
 
     def _accumulate(self, info: Mapping[str, Any], reward: float, terms: Mapping[str, float]) -> None:
