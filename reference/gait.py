@@ -8,7 +8,9 @@ linear-inverted-pendulum plan whose zero-moment point (ZMP) stays inside the sup
 Pipeline (`generate_gait`):
   1. `plan_footsteps`: alternating footholds (first swing: left), step length L, step time T = L / v,
      a double-support fraction of T; a standing hold before and after; first and last steps are
-     half strides so the feet start and end side by side.
+     half strides so the feet start and end side by side. With `ramp_steps` = r > 0 the first and
+     last r footholds advance by L/(r+1), 2L/(r+1), ... so the COM accelerates and brakes over
+     several steps (a fast gait started in one step needs joints beyond their limits).
   2. `zmp_reference` + `preview_control`: Kajita's ZMP preview control on the cart-table model at
      height z_c gives the COM path; the ZMP reference sits on the support foot's centre in x and is
      moved `zmp_inset` inwards from the foot centre in y (the robot has no ankle roll, see below).
@@ -32,6 +34,11 @@ outer edge and unloads the swing foot: a rocking gait, which is what these clips
 lateral COM/ZMP of the plan is nominal (used for the timing and amplitude of the rocking); the
 sagittal plan (x) is realised: the model's COM follows it.
 
+Validity (`check_plan`): the IK is solved without limits first; the clip is only acceptable when
+every joint stays inside its range and every ankle target is reachable (`GaitPlan.joints_raw`,
+`GaitPlan.ik_error`); `check_plan` also reports the ZMP support margin, stance-foot slip, sole
+tilt, the lateral gap between the feet and the double-support fraction of the clip's kinematics.
+
 Trackability (`track_clip`): plays a clip on the model with PD servos only (no harness, qpos never
 overwritten) and reports survival time, achieved speed and actuator saturation.
 """
@@ -46,7 +53,9 @@ import numpy as np
 from reference.clips import Clip
 from wildrobot_gym.robot import GRAVITY, NUM_JOINTS, RobotSpec, load_model
 
-GENERATOR_VERSION = "gait-1.1"  # 1.1: default clearance 0.045 m
+# 1.1: default clearance 0.045 m. 1.2: preview control weighs ref[k+1] with gd[0] (the ZMP lagged a
+# control step), ramp_steps, swing_peak, unclipped IK + check_plan, steady window in the metadata.
+GENERATOR_VERSION = "gait-1.2"
 SIDES = ("left", "right")
 SIDE_SIGN = {"left": 1.0, "right": -1.0}
 
@@ -190,7 +199,9 @@ class GaitParams:
     touchdown. torso_pitch: waist pitch (rad, + leans forward). stance_width: half distance of the
     feet (m); None = hip-roll anchor width, where the legs hang with zero roll. lateral_sway: gain
     on the planned lateral waist offset (1 = follow the LIPM; see the module docstring for why the
-    default is negative).
+    default is negative). ramp_steps: number of footholds at the start and at the end whose advance
+    ramps linearly to / from step_length (0 = the first full step follows the half first step).
+    swing_peak: fraction of the swing time at which the swing foot is highest (`_swing_profile`).
     """
 
     name: str
@@ -206,6 +217,8 @@ class GaitParams:
     torso_pitch: float = 0.0
     stance_width: float | None = None
     lateral_sway: float = -0.7
+    ramp_steps: int = 0
+    swing_peak: float = 0.5
     fps: float = 50.0
 
     @property
@@ -224,8 +237,13 @@ class GaitParams:
             raise ValueError(f"{self.name}: double_support {self.double_support} outside (0, 0.8)")
         if not 0.0 <= self.clearance <= 0.08:
             raise ValueError(f"{self.name}: clearance {self.clearance} m outside [0, 0.08]")
-        if self.duration < self.hold_start + self.hold_end + 3 * self.step_time:
-            raise ValueError(f"{self.name}: duration {self.duration} s leaves fewer than 3 steps")
+        if not 0.5 <= self.swing_peak <= 0.7:
+            raise ValueError(f"{self.name}: swing_peak {self.swing_peak} outside [0.5, 0.7]")
+        if not 0 <= self.ramp_steps <= 4:
+            raise ValueError(f"{self.name}: ramp_steps {self.ramp_steps} outside [0, 4]")
+        need = 3 + 2 * self.ramp_steps
+        if self.duration < self.hold_start + self.hold_end + need * self.step_time:
+            raise ValueError(f"{self.name}: duration {self.duration} s leaves fewer than {need} steps")
 
 
 @dataclass(frozen=True)
@@ -256,6 +274,8 @@ class GaitPlan:
     joints: np.ndarray  # (N, 8) actuator order
     walk_window: tuple[float, float]  # (first lift, last touchdown), s
     model_com: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3) model COM after IK
+    joints_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_JOINTS)))  # (N, 8) IK before the range clip
+    ik_error: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) worst ankle miss of the raw IK, m
 
 
 def plan_footsteps(p: GaitParams) -> tuple[list[Step], float]:
@@ -263,22 +283,22 @@ def plan_footsteps(p: GaitParams) -> tuple[list[Step], float]:
 
     The first and the last step are half strides (feet start and end side by side); the others
     move the swing foot by two step lengths, so consecutive footholds are one step length apart.
+    With `ramp_steps` r, foothold i advances by L min(1, (i+1)/(r+1), (n-1-i)/(r+1)) instead.
     """
     T = p.step_time
     walk_time = p.duration - p.hold_start - p.hold_end
-    n = max(3, int(np.floor(walk_time / T + 1e-9)))
+    n = max(3 + 2 * p.ramp_steps, int(np.floor(walk_time / T + 1e-9)))
     t_ds = p.double_support * T
     steps: list[Step] = []
     pos = {"left": 0.0, "right": 0.0}
+    r1 = p.ramp_steps + 1
     t = p.hold_start - t_ds  # the first step's double support ends at hold_start (first lift)
     for i in range(n):
         swing = SIDES[i % 2]
-        if i == 0:
-            target = p.step_length
-        elif i == n - 1:
+        if i == n - 1:
             target = pos[SIDES[(i + 1) % 2]]  # close the feet
         else:
-            target = pos[SIDES[(i + 1) % 2]] + p.step_length
+            target = pos[SIDES[(i + 1) % 2]] + p.step_length * min(1.0, (i + 1) / r1, (n - 1 - i) / r1)
         steps.append(Step(swing, pos[swing], target, t, t + t_ds, t + T))
         pos[swing] = target
         t += T
@@ -364,16 +384,22 @@ def preview_control(zmp_ref: np.ndarray, z_c: float, dt: float, preview_s: float
             com[k, axis] = x[0]
             zmp[k, axis] = (C @ x)[0]
             err += zmp[k, axis] - zmp_ref[k, axis]
-            u = -gi * err - gx @ x - gd[1:] @ padded[k + 1 : k + n_prev, axis]
+            u = -gi * err - gx @ x - gd @ padded[k + 1 : k + 1 + n_prev, axis]  # gd[0] = -gi weighs ref[k+1]
             x = A @ x + B[:, 0] * u
     return com, zmp
 
 
-def _swing_profile(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Progress (minimum-jerk quintic) and normalised height 64 s^3 (1-s)^3: both smooth to 2nd order."""
+def _swing_profile(s: np.ndarray, peak: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Progress (minimum-jerk quintic) and normalised height s^a (1-s)^3 / max: both smooth to 2nd order.
+
+    a = 3 peak / (1 - peak) puts the highest point at the fraction `peak` of the swing (0.5: the
+    symmetric 64 s^3 (1-s)^3). A later peak lifts the foot less while it is still behind the body
+    (less knee bend and ankle dorsiflexion there) and keeps it low for a shorter time in front.
+    """
     s = np.clip(s, 0.0, 1.0)
     prog = 10 * s**3 - 15 * s**4 + 6 * s**5
-    height = 64.0 * s**3 * (1.0 - s) ** 3
+    a = 3.0 * peak / (1.0 - peak)
+    height = s**a * (1.0 - s) ** 3 / (peak**a * (1.0 - peak) ** 3)
     return prog, height
 
 
@@ -388,7 +414,7 @@ def foot_trajectories(p: GaitParams, geo: LegGeometry, steps: list[Step], t: np.
         f = feet[st.swing]
         f[t >= st.t_land, 0] = st.x1
         sw = (t > st.t_lift) & (t < st.t_land)
-        prog, h = _swing_profile((t[sw] - st.t_lift) / (st.t_land - st.t_lift))
+        prog, h = _swing_profile((t[sw] - st.t_lift) / (st.t_land - st.t_lift), p.swing_peak)
         f[sw, 0] = st.x0 + prog * (st.x1 - st.x0)
         f[sw, 2] = geo.sole_depth + p.clearance * h
         contact[st.swing][sw] = False
@@ -415,6 +441,15 @@ class GaitModel:
         for i, side in enumerate(SIDES):
             q[4 * i : 4 * i + 4] = leg_ik(self.geo, side, rot_t @ (feet[side] - waist), pitch)
         return q
+
+    def ik_reach_error(self, waist: np.ndarray, feet: dict[str, np.ndarray], pitch: float, q: np.ndarray) -> float:
+        """Worst distance (m) between the ankles of `q` (leg FK) and their targets: > 0 when out of reach."""
+        rot_t = _rot_y(pitch).T
+        err = 0.0
+        for i, side in enumerate(SIDES):
+            ankle, _ = leg_fk(self.geo, side, q[4 * i : 4 * i + 4], pitch)
+            err = max(err, float(np.linalg.norm(ankle - rot_t @ (feet[side] - waist))))
+        return err
 
     def set_pose(self, waist: np.ndarray, quat: np.ndarray, joints: np.ndarray) -> None:
         """Write a pose into the scratch data and run forward kinematics (+ subtree COMs)."""
@@ -483,6 +518,8 @@ def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iteration
     n = len(t)
     waist = np.zeros((n, 3))
     joints = np.zeros((n, NUM_JOINTS))
+    joints_raw = np.zeros((n, NUM_JOINTS))
+    ik_error = np.zeros(n)
     model_com = np.zeros((n, 3))
     for k in range(n):
         w = np.array([com_xy[k, 0] + offset[0], com_xy[k, 1] + offset[1], z_w])
@@ -492,8 +529,12 @@ def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iteration
             gm.set_pose(w, quat, q)
             w[:2] += com_xy[k] - gm.com()[:2]
         w[1] *= params.lateral_sway
-        # Targets outside the joint ranges would be clipped by the servos' ctrlrange anyway.
-        q = np.clip(gm.whole_ik(w, fk, pitch), gm.spec.joint_range[:, 0], gm.spec.joint_range[:, 1])
+        # Targets outside the joint ranges would be clipped by the servos' ctrlrange anyway; the
+        # unclipped solution and its reach error are kept for `check_plan`.
+        q_raw = gm.whole_ik(w, fk, pitch)
+        joints_raw[k] = q_raw
+        ik_error[k] = gm.ik_reach_error(w, fk, pitch, q_raw)
+        q = np.clip(q_raw, gm.spec.joint_range[:, 0], gm.spec.joint_range[:, 1])
         gm.set_pose(w, quat, q)
         waist[k], joints[k], model_com[k] = w, q, gm.com()
     com = np.column_stack([com_xy, np.full(n, params.com_height)])
@@ -510,6 +551,8 @@ def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iteration
         joints=joints,
         walk_window=(steps[0].t_lift, steps[-1].t_land),
         model_com=model_com,
+        joints_raw=joints_raw,
+        ik_error=ik_error,
     )
 
 
@@ -534,6 +577,7 @@ def plan_to_clip(plan: GaitPlan) -> Clip:
         "com_height": p.com_height,
         "waist_height": float(plan.waist[0, 2]),
         "clearance": p.clearance,
+        "swing_peak": p.swing_peak,
         "zmp_inset": p.zmp_inset,
         "torso_pitch": p.torso_pitch,
         "stance_width": float(abs(plan.feet["left"][0, 1])),
@@ -541,14 +585,19 @@ def plan_to_clip(plan: GaitPlan) -> Clip:
         "first_swing": plan.steps[0].swing,
         "walk_start_s": plan.walk_window[0],
         "walk_end_s": plan.walk_window[1],
+        "steady_start_s": steady_window(plan)[0],
+        "steady_end_s": steady_window(plan)[1],
+        "ramp_steps": p.ramp_steps,
+        "cadence_steps_per_s": 1.0 / p.step_time,
         "direction": "+x",
     }
     return Clip(name=p.name, fps=p.fps, root_pos=plan.waist.copy(), root_quat=quat, joint_pos=plan.joints.copy(), metadata=meta)
 
 
 def steady_window(plan: GaitPlan) -> tuple[float, float]:
-    """Time window of full strides (excludes the half first and last steps), s."""
-    return plan.steps[1].t_start, plan.steps[-1].t_start
+    """Time window of full strides (excludes the half first and last steps and the ramps), s."""
+    r = plan.params.ramp_steps
+    return plan.steps[1 + r].t_start, plan.steps[len(plan.steps) - 1 - r].t_start
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,11 +605,12 @@ def steady_window(plan: GaitPlan) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def support_polygon_margin(plan: GaitPlan) -> np.ndarray:
-    """Signed distance (m, + inside) of the planned ZMP to the support polygon, per frame.
+def support_polygon_margin(plan: GaitPlan, points: np.ndarray | None = None) -> np.ndarray:
+    """Signed distance (m, + inside) of the planned ZMP (or of `points`, (N, 2)) to the support polygon, per frame.
 
     The polygon is the convex hull of the soles in contact (each sole a rectangle around its ankle).
     """
+    points = plan.zmp if points is None else points
     geo = plan_geometry()
     out = np.zeros(len(plan.t))
     x0, x1 = geo.pad_x
@@ -571,8 +621,109 @@ def support_polygon_margin(plan: GaitPlan) -> np.ndarray:
             if plan.contact[side][k]:
                 ax, ay = plan.feet[side][k, :2]
                 pts += [(ax + x0, ay - hw), (ax + x1, ay - hw), (ax + x1, ay + hw), (ax + x0, ay + hw)]
-        out[k] = _convex_margin(np.array(pts), plan.zmp[k])
+        out[k] = _convex_margin(np.array(pts), points[k])
     return out
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """Kinematic validity of one plan (`check_plan`); angles in rad, lengths in m.
+
+    joint_margin: per joint (actuator order), the smallest distance of the UNCLIPPED IK solution to
+    the joint's range (negative = the gait needs the joint beyond its limit). ik_error: worst ankle
+    miss of the unclipped IK (> 0 = a target out of the leg's reach). zmp_margin: smallest distance
+    of the planned ZMP inside the support polygon. com_over_support: fraction of frames in which the
+    model's whole-body COM (after IK) projects inside the support polygon; laterally the waist rocks
+    against the LIPM sway (`lateral_sway` < 0, module docstring), so in single support the kinematic
+    COM lies between the feet, and this is about 0.5 for the library. foot_slip: largest horizontal
+    motion of a foot between two frames where it is planned down (FK of the clip). max_sole_pitch /
+    max_sole_roll: sole tilt of feet that are down. foot_gap: smallest lateral gap between the two
+    soles (pad boxes, FK). double_support: fraction of the steady window's frames in which both feet
+    are down (FK: sole on its standing height and not moving); step frames quantise it to
+    1 / (fps T). steady_speed: mean forward waist speed over the steady window. max_joint_speed: per
+    joint, the largest frame-to-frame joint speed of the clip (rad/s).
+    """
+
+    joint_margin: np.ndarray
+    ik_error: float
+    zmp_margin: float
+    com_over_support: float
+    foot_slip: float
+    max_sole_pitch: float
+    max_sole_roll: float
+    foot_gap: float
+    double_support: float
+    steady_speed: float
+    max_joint_speed: np.ndarray
+
+    @property
+    def min_joint_margin(self) -> float:
+        return float(self.joint_margin.min())
+
+    def ok(self, joint_margin: float = 0.0, ik_error: float = 1e-4) -> bool:
+        """No joint beyond its range (by `joint_margin`), every target reached, ZMP inside the support."""
+        return self.min_joint_margin >= joint_margin and self.ik_error <= ik_error and self.zmp_margin > 0.0
+
+
+def check_plan(plan: GaitPlan, gm: GaitModel | None = None) -> PlanCheck:
+    """Measure a plan's kinematic validity (see `PlanCheck`) with MuJoCo FK of its clipped joints."""
+    gm = gm if gm is not None else _default_model()
+    m, d = gm.model, gm.data
+    lo, hi = gm.spec.joint_range[:, 0], gm.spec.joint_range[:, 1]
+    margin = np.minimum(plan.joints_raw.min(axis=0) - lo, hi - plan.joints_raw.max(axis=0))
+    quat = _quat_pitch(plan.params.torso_pitch)
+    n = len(plan.t)
+    foot_ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{s}_foot") for s in SIDES]
+    pads = {s: [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"{s}_{g}") for g in ("toe", "heel")] for s in SIDES}
+    pos = np.zeros((n, 2, 3))
+    tilt = np.zeros((n, 2, 2))  # pitch, roll of each sole
+    gap = np.inf
+    for k in range(n):
+        gm.set_pose(plan.waist[k], quat, plan.joints[k])
+        for i, b in enumerate(foot_ids):
+            pos[k, i] = d.xpos[b]
+            rm = d.xmat[b].reshape(3, 3)
+            tilt[k, i] = np.arcsin(np.clip(-rm[2, 0], -1, 1)), np.arctan2(rm[2, 1], rm[2, 2])
+        ys = {}
+        for s in SIDES:
+            corners = []
+            for g in pads[s]:
+                rg = d.geom_xmat[g].reshape(3, 3)
+                for sx in (-1, 1):
+                    for sy in (-1, 1):
+                        for sz in (-1, 1):
+                            corners.append(d.geom_xpos[g] + rg @ (m.geom_size[g] * np.array([sx, sy, sz])))
+            ys[s] = np.array(corners)[:, 1]
+        gap = min(gap, float(ys["left"].min() - ys["right"].max()))
+    down = np.stack([plan.contact[s] for s in SIDES], axis=1)
+    slip = 0.0
+    for i in range(2):
+        both = down[1:, i] & down[:-1, i]
+        if both.any():
+            slip = max(slip, float(np.max(np.linalg.norm(np.diff(pos[:, i, :2], axis=0)[both], axis=1))))
+    # kinematic contact: on the standing height (0.1 mm) and still (0.1 mm per frame)
+    on_floor = np.abs(pos[:, :, 2] - pos[0, :, 2]) < 1e-4
+    still = np.ones((n, 2), dtype=bool)
+    still[1:] = np.linalg.norm(np.diff(pos[:, :, :2], axis=0), axis=2) < 1e-4
+    kin_down = on_floor & still
+    t0, t1 = steady_window(plan)
+    sel = (plan.t >= t0 - 1e-9) & (plan.t < t1 - 1e-9)
+    ds = float(np.mean(kin_down[sel].all(axis=1)))
+    k0, k1 = int(round(t0 * plan.params.fps)), int(round(t1 * plan.params.fps))
+    speed = float((plan.waist[k1, 0] - plan.waist[k0, 0]) / (plan.t[k1] - plan.t[k0]))
+    return PlanCheck(
+        joint_margin=margin,
+        ik_error=float(plan.ik_error.max()),
+        zmp_margin=float(support_polygon_margin(plan).min()),
+        com_over_support=float(np.mean(support_polygon_margin(plan, plan.model_com[:, :2]) > 0.0)),
+        foot_slip=slip,
+        max_sole_pitch=float(np.max(np.abs(tilt[:, :, 0][down]))),
+        max_sole_roll=float(np.max(np.abs(tilt[:, :, 1][down]))),
+        foot_gap=gap,
+        double_support=ds,
+        steady_speed=speed,
+        max_joint_speed=np.abs(np.diff(plan.joints, axis=0)).max(axis=0) * plan.params.fps,
+    )
 
 
 def plan_geometry() -> LegGeometry:

@@ -11,7 +11,9 @@ about real retargeted data.
 Pathologies reproduced (robot.md "What is known from the robot's own history", clip_format.md):
   * about 33.3 fps (resampled from 50 Hz), 3 to 7 s per clip;
   * walking toward world -x (heading about 180 deg) with some curving (a constant yaw rate);
-  * mean forward speed 0.13 to 0.43 m/s (the gait is time-warped to a drawn speed);
+  * mean forward speed 0.13 to 0.43 m/s (the gait is time-warped to a drawn speed; the stand holds,
+    and since gait-1.2 the 3-step start/stop ramps, in the window lower the clip's mean: the default
+    14-clip set measures 0.09-0.24 m/s, 0.13-0.31 m/s with the gait-1.1 library);
   * root height 0.42 to 0.48 m (the straightened legs' height, with a drawn offset);
   * stiff knees: each knee is shifted down by its own quantile and clamped at exactly 0, so it is
     at 0 in a drawn 44 to 75 % of frames;
@@ -22,7 +24,14 @@ Pathologies reproduced (robot.md "What is known from the robot's own history", c
   * every joint clamped to its range, so values sit exactly at joint limits.
 The quaternion is written in x, y, z, w order, as the retargeting tool does.
 
+The defaults degrade the 12 gaits the library had when this module was written (`LEGACY_SOURCES`,
+0.20-0.60 m/s) with the ranges above. More variety is opt-in: `VARIED_PARAMS` (speeds up to 0.8 m/s,
+knees from stiff to fully bent, stronger swing and timing asymmetry) and `source_names=None` (every
+gait of the library, 0.20-0.80 m/s), or the CLI flags below.
+
     python -m reference.human_like --output-dir /tmp/human_like [--num-clips 14] [--total-seconds 68]
+        [--varied] [--all-sources] [--speed LO HI] [--knee-zero LO HI] [--asymmetry LO HI]
+        [--timing-shift LO HI]
 """
 from __future__ import annotations
 
@@ -46,6 +55,11 @@ JOINT_RANGE = np.radians(np.array([[-5, 90], [-90, 10], [0, 80], [-45, 45],
 KNEES = (2, 6)
 HIP_PITCH = (0, 4)
 HIP_ROLL = (1, 5)
+# The library's gaits when the defaults were calibrated; synthesize() degrades only these by default,
+# so adding gaits to the library does not change what the defaults draw.
+LEGACY_SOURCES = ("walk_v020_l060", "walk_v020_l080", "walk_v025_l060", "walk_v025_l100", "walk_v030_l080",
+                  "walk_v030_l100", "walk_v035_l120", "walk_v040_l100", "walk_v040_l140", "walk_v050_l120",
+                  "walk_v050_l140", "walk_v060_l140")
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,21 @@ class HumanLikeParams:
     asymmetry: tuple[float, float] = (0.75, 1.25)  # one leg's hip-pitch amplitude scale
     hip_roll_offset_deg: tuple[float, float] = (-4.0, 4.0)  # one side's hip-roll offset
     noise_deg: float = 0.3  # retargeting jitter on every joint, deg (std)
+    # one leg's joints delayed by this much (s): a limp-like timing asymmetry; (0, 0) = off, no draw
+    timing_shift_s: tuple[float, float] = (0.0, 0.0)
+
+
+# Opt-in variety: faster clips (the library now reaches 0.8 m/s; pair with source_names=None), knees
+# from fully stiff to not stiffened at all, hips from never to often at the stop, stronger swing and
+# timing asymmetry.
+VARIED_PARAMS = HumanLikeParams(
+    speed=(0.13, 0.80),
+    knee_zero_fraction=(0.0, 0.80),
+    hip_limit_fraction=(0.0, 0.45),
+    asymmetry=(0.6, 1.4),
+    hip_roll_offset_deg=(-6.0, 6.0),
+    timing_shift_s=(0.0, 0.06),
+)
 
 
 def _draw(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
@@ -122,6 +151,12 @@ def degrade_clip(clip: Clip, rng: np.random.Generator, p: HumanLikeParams = Huma
     joints += rng.normal(0.0, math.radians(p.noise_deg), joints.shape)  # before the clamps: they stay exact
     joints = stiffen_knees(joints, _draw(rng, p.knee_zero_fraction))
     side = int(rng.integers(0, 2))  # which leg is the odd one
+    if p.timing_shift_s[1] > 0.0:  # drawn only when enabled: the defaults' random stream is unchanged
+        lag = int(round(_draw(rng, p.timing_shift_s) * slow.fps))
+        if lag > 0:
+            leg = slice(4 * side, 4 * side + 4)
+            joints[lag:, leg] = joints[:-lag, leg].copy()
+            joints[:lag, leg] = joints[lag, leg]
     hp = HIP_PITCH[side]
     joints[:, hp] = joints[:, hp].mean() + _draw(rng, p.asymmetry) * (joints[:, hp] - joints[:, hp].mean())
     joints[:, HIP_ROLL[side]] += math.radians(_draw(rng, p.hip_roll_offset_deg))
@@ -175,10 +210,19 @@ def load_pickle_dict(path: str | Path) -> dict:
 
 
 def synthesize(output_dir: str | Path, num_clips: int = 14, total_seconds: float = 68.0, seed: int = 0,
-               source_dir: str | Path = CLIP_LIBRARY, params: HumanLikeParams = HumanLikeParams()) -> list[Path]:
-    """Write `num_clips` human-like pickles (about `total_seconds` in all) into `output_dir`."""
+               source_dir: str | Path = CLIP_LIBRARY, params: HumanLikeParams = HumanLikeParams(),
+               source_names: tuple[str, ...] | None = LEGACY_SOURCES, spread: bool = False) -> list[Path]:
+    """Write `num_clips` human-like pickles (about `total_seconds` in all) into `output_dir`.
+
+    The sources are the project gait clips of `source_dir` named in `source_names` (default: the
+    12 legacy gaits; None: every gait clip there), in name order; clip i degrades source i mod n, or
+    with `spread` source floor(i n / num_clips), so that a few clips span the whole speed range.
+    """
     sources, rejected = load_clips(source_dir)
     sources = [c for c in sources if c.metadata.get("source") == "reference.gait"]
+    if source_names is not None:
+        wanted = set(source_names)
+        sources = [c for c in sources if c.name in wanted]
     if not sources:
         raise ValueError(f"{source_dir}: no project gait clip to degrade ({rejected})")
     rng = np.random.default_rng(seed)
@@ -188,7 +232,7 @@ def synthesize(output_dir: str | Path, num_clips: int = 14, total_seconds: float
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(num_clips):
-        src = sources[i % len(sources)]
+        src = sources[(i * len(sources)) // num_clips if spread else i % len(sources)]
         clip_50 = src if abs(src.fps - 50.0) < 1e-9 else resample(src, 50.0)
         p = HumanLikeParams(**{**params.__dict__, "duration_s": (float(durations[i]), float(durations[i]))})
         d = degrade_clip(clip_50, rng, p, name=f"human_like_{i:02d}")
@@ -205,8 +249,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-clips", type=int, default=14)
     ap.add_argument("--total-seconds", type=float, default=68.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--varied", action="store_true",
+                    help="VARIED_PARAMS (speeds to 0.8 m/s, bent to stiff knees, more asymmetry), every library "
+                         "gait, sources spread over the speed range")
+    ap.add_argument("--all-sources", action="store_true", help="degrade every library gait, not only the 12 legacy ones")
+    ranges = {"speed": "speed", "knee_zero": "knee_zero_fraction", "asymmetry": "asymmetry",
+              "timing_shift": "timing_shift_s"}
+    for flag in ranges:
+        ap.add_argument(f"--{flag.replace('_', '-')}", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                        help=f"range of HumanLikeParams.{ranges[flag]}")
     args = ap.parse_args(argv)
-    paths = synthesize(args.output_dir, args.num_clips, args.total_seconds, args.seed)
+    params = VARIED_PARAMS if args.varied else HumanLikeParams()
+    overrides = {field: tuple(getattr(args, flag)) for flag, field in ranges.items() if getattr(args, flag) is not None}
+    params = HumanLikeParams(**{**params.__dict__, **overrides})
+    names = None if (args.varied or args.all_sources) else LEGACY_SOURCES
+    paths = synthesize(args.output_dir, args.num_clips, args.total_seconds, args.seed, params=params,
+                       source_names=names, spread=args.varied)
     total = 0.0
     for path in paths:
         s = clip_stats(load_pickle_dict(path))

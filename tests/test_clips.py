@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -23,7 +25,8 @@ from reference.clips import (
     to_heading_frame,
     yaw_quat,
 )
-from wildrobot_gym.robot import NUM_JOINTS
+from wildrobot_gym.paths import CLIP_LIBRARY
+from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
 
 SRC_FPS = 100.0 / 3.0  # the retargeted clips' ~33.3 Hz
 
@@ -457,3 +460,95 @@ def test_rotate_heading() -> None:
     back = rotate_heading(out, -np.pi / 2)
     np.testing.assert_allclose(back.root_pos, clip.root_pos, atol=1e-12)
     np.testing.assert_allclose(back.root_quat, clip.root_quat, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ the gait clip library
+# The generated library (reference.make_clips -> wildrobot_gym/assets/clips): read the .npz files only.
+
+LIBRARY_FILES = sorted(CLIP_LIBRARY.glob("walk_v*_l*.npz"))
+NAME_RE = re.compile(r"walk_v(\d{3})_l(\d{3})$")
+
+
+@pytest.fixture(scope="module")
+def fk_model():
+    model = load_model()
+    return model, mujoco.MjData(model), RobotSpec.from_model(model)
+
+
+def _name_speed_length(name: str) -> tuple[float, float]:
+    m = NAME_RE.match(name)
+    assert m, f"{name}: library clip names are walk_vSSS_lLLL (speed cm/s, step length mm)"
+    return int(m.group(1)) / 100.0, int(m.group(2)) / 1000.0
+
+
+def test_library_covers_0p2_to_0p8_m_per_s_with_three_clips_per_band():
+    speeds = [_name_speed_length(p.stem)[0] for p in LIBRARY_FILES]
+    assert min(speeds) == pytest.approx(0.2) and max(speeds) == pytest.approx(0.8)
+    for lo in (0.3, 0.4, 0.5, 0.6, 0.7):
+        top = lo + 0.1 + (1e-9 if lo == 0.7 else -1e-9)  # bands [lo, lo + 0.1); 0.8 in the last one
+        band = [v for v in speeds if lo - 1e-9 <= v < top]
+        assert len(band) >= 3, f"{len(band)} clips in {lo:.1f}-{lo + 0.1:.1f} m/s"
+    assert (CLIP_LIBRARY / "walk_v030_l080.npz").exists()  # used by tests/test_amp.py
+
+
+@pytest.mark.parametrize("path", LIBRARY_FILES, ids=[p.stem for p in LIBRARY_FILES])
+def test_library_clip_is_in_range_has_double_support_and_walks_at_its_named_speed(path, fk_model):
+    model, data, spec = fk_model
+    clip = load_npz_clip(path)
+    meta = clip.metadata
+    speed, length = _name_speed_length(clip.name)
+    assert meta["speed"] == pytest.approx(speed) and meta["step_length"] == pytest.approx(length)
+    assert clip.fps == 50.0 and 5.0 - 1e-9 <= clip.duration <= 7.0 + 1e-9
+
+    # Joint angles inside the model's ranges, and not sitting on a limit: the generator clips its
+    # targets to the ranges, so a gait that needed a joint beyond one would show it exactly there.
+    lo, hi = spec.joint_range[:, 0], spec.joint_range[:, 1]
+    margin = np.minimum(clip.joint_pos - lo, hi - clip.joint_pos).min()
+    assert margin >= np.radians(1.0), f"joint {np.degrees(margin):.2f} deg from its limit"
+    assert meta["min_joint_margin_rad"] >= 0.0  # the unclipped IK, recorded by make_clips
+
+    # Double support from the clip's kinematics: both soles on their standing height and still.
+    feet = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"{s}_foot") for s in ("left", "right")]
+    pos = np.zeros((clip.num_frames, 2, 3))
+    for k in range(clip.num_frames):
+        data.qpos[:3], data.qpos[3:7] = clip.root_pos[k], clip.root_quat[k]
+        data.qpos[spec.joint_qpos_adr] = clip.joint_pos[k]
+        mujoco.mj_kinematics(model, data)
+        pos[k] = data.xpos[feet]
+    down = np.abs(pos[:, :, 2] - pos[0, :, 2]) < 1e-4
+    down[1:] &= np.linalg.norm(np.diff(pos[:, :, :2], axis=0), axis=2) < 1e-4
+    t = np.arange(clip.num_frames) / clip.fps
+    t0, t1 = meta["steady_start_s"], meta["steady_end_s"]
+    steady = (t >= t0 - 1e-9) & (t < t1 - 1e-9)
+    ds = float(np.mean(down[steady].all(axis=1)))
+    assert 0.15 <= meta["double_support"] <= 0.30
+    assert 0.15 <= ds <= 0.30, f"kinematic double support {ds:.3f}"
+    assert abs(ds - meta["double_support"]) <= 1.0 / (clip.fps * meta["step_time"]) + 1e-9  # one frame a step
+    assert down[steady].any(axis=1).all()  # never both feet in the air: walking, not running
+
+    # Mean forward speed over the full strides within 10 % of the name's speed.
+    k0, k1 = int(round(t0 * clip.fps)), int(round(t1 * clip.fps))
+    v = (clip.root_pos[k1, 0] - clip.root_pos[k0, 0]) / (t[k1] - t[k0])
+    assert abs(v - speed) <= 0.1 * speed, f"{v:.3f} m/s"
+    assert abs(clip.root_pos[-1, 1] - clip.root_pos[0, 1]) < 0.02  # straight ahead
+
+
+def test_human_like_defaults_degrade_only_the_legacy_gaits_and_varied_spans_the_library(tmp_path):
+    from reference import human_like
+
+    def sources(paths):
+        return [human_like.load_pickle_dict(p)["source_file"].rsplit(":", 1)[1] for p in paths]
+
+    default = human_like.synthesize(tmp_path / "default", num_clips=3, total_seconds=12.0, seed=0)
+    assert sources(default) == list(human_like.LEGACY_SOURCES[:3])
+    assert human_like.HumanLikeParams().timing_shift_s == (0.0, 0.0)  # opt-in only
+
+    varied = human_like.synthesize(tmp_path / "varied", num_clips=4, total_seconds=16.0, seed=1,
+                                   params=human_like.VARIED_PARAMS, source_names=None, spread=True)
+    names = sources(varied)
+    assert names[0] == LIBRARY_FILES[0].stem and max(_name_speed_length(n)[0] for n in names) >= 0.6
+    lo, hi = human_like.JOINT_RANGE[:, 0], human_like.JOINT_RANGE[:, 1]
+    for p in varied:
+        d = human_like.load_pickle_dict(p)
+        assert np.all(d["dof_pos"] >= lo - 1e-12) and np.all(d["dof_pos"] <= hi + 1e-12)
+        assert 3.0 - 0.1 <= human_like.clip_stats(d)["duration_s"] <= 7.0 + 0.1
