@@ -366,7 +366,8 @@ def _report_rollouts(summaries: list[dict], failed: list[tuple[str, str]], cfg: 
 def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[Clip], rejected: list[tuple[str, str]],
         input_dir: Path, work: Path, out_dir: Path) -> int:
     """Generate, mine and analyse into `work`; paths written down are the final ones under `out_dir`."""
-    print(f"{len(clips)} clip(s), {len(cfg.variants)} variant(s) each, {max(1, args.workers)} worker(s)")
+    tracker = cfg.tracker if cfg.tracker == "feedback" else f"learned ({cfg.tracker_path or 'shipped'})"
+    print(f"{len(clips)} clip(s), {len(cfg.variants)} variant(s) each, {max(1, args.workers)} worker(s), tracker {tracker}")
     t0 = time.perf_counter()
     summaries, failed = generate_records(clips, cfg, work / "records", workers=max(1, args.workers),
                                          progress=not args.no_progress)

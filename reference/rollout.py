@@ -40,6 +40,14 @@ whole-body COM height, 0.30 m (robot.md: 0.303 m): a torque tau about the waist 
 balancing work of a horizontal force tau / 0.30 m pushing at the COM, so a torque-only harness is
 judged by the same ``|F_stab| / mg`` gates as a force harness.
 
+Learned tracker
+---------------
+With ``generation.tracker: learned`` the servo targets are the reference joints plus the deterministic
+residual of a trained tracking policy (`reference.tracker`, trained by ``python -m reference.train_tracker``;
+``generation.tracker_path``, default the shipped ``wildrobot_gym/assets/trackers/tracker.zip``) instead of the
+balance and speed feedback below; the harness is off unless ``generation.tracker_harness``. Restarts and
+the records are unchanged (``harness_mode`` records "off" when the harness was off).
+
 Balance feedback
 ----------------
 Added to the joint targets before clipping to ctrlrange (on by default; the robot's earlier
@@ -215,13 +223,19 @@ def standing_height(model: mujoco.MjModel, spec: RobotSpec, joints: np.ndarray) 
 def lowest_pad_z(model: mujoco.MjModel, spec: RobotSpec, qpos: np.ndarray,
                  data: mujoco.MjData | None = None) -> float:
     """Height of the lowest corner of the four sole pads (boxes) for `qpos` (kinematics only)."""
+    return float(np.min(pad_bottom_z(model, spec, qpos, data)))
+
+
+def pad_bottom_z(model: mujoco.MjModel, spec: RobotSpec, qpos: np.ndarray,
+                 data: mujoco.MjData | None = None) -> np.ndarray:
+    """(4,) height of each sole pad's lowest corner (PAD_NAMES order) for `qpos` (kinematics only)."""
     data = data if data is not None else mujoco.MjData(model)
     data.qpos[:] = qpos
     mujoco.mj_kinematics(model, data)
     g = spec.pad_geoms
     # A box's lowest corner lies sum_k |R[2, k]| * half_size_k below its centre.
     rz = data.geom_xmat[g].reshape(-1, 3, 3)[:, 2, :]
-    return float(np.min(data.geom_xpos[g, 2] - np.abs(rz * model.geom_size[g]).sum(axis=1)))
+    return data.geom_xpos[g, 2] - np.abs(rz * model.geom_size[g]).sum(axis=1)
 
 
 def build_timeline(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig,
@@ -466,7 +480,9 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
     if abs(model.opt.timestep * cfg.substeps - dt) > 1e-9:
         raise ValueError(f"timestep {model.opt.timestep} x {cfg.substeps} substeps != 1/fps = {dt}")
     tracker = MetricsTracker(model, spec, control_dt=dt, contact_threshold=cfg.contact_threshold)
-    harness = Harness(cfg.harness, spec.weight, dt)
+    controller = learned_controller(model, spec, timeline, cfg)  # None: the feedback tracker
+    harness_cfg = cfg.harness if controller is None or cfg.tracker_harness else dataclasses.replace(cfg.harness, mode="off")
+    harness = Harness(harness_cfg, spec.weight, dt)
     lo, hi = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
     root = spec.root_body
     T = len(timeline)
@@ -505,16 +521,12 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
     while t < T:
         if t % k == 0 or not m:
             # (Re)start: the only place qpos is written. Root height so the lowest pad just touches.
-            mujoco.mj_resetData(model, data)
-            qpos = ref_q[t].copy()
-            qpos[2] += cfg.restart_clearance - lowest_pad_z(model, spec, qpos, scratch)
-            data.qpos[:] = qpos
-            data.qvel[:] = timeline.qvel[t]
-            ctrl = np.clip(ref_q[t, 7:], lo, hi)
-            data.ctrl[:] = ctrl
+            ctrl = restart_state(model, data, spec, timeline, t, cfg.restart_clearance, scratch)
             harness.reset()
             data.xfrc_applied[root] = 0.0
             mujoco.mj_forward(model, data)
+            if controller is not None:
+                controller.restart(data, t)
             tracker.reset(data)
             m = tracker.compute(data)
             fell = bool(m["fall_reason"])  # the reference state itself may count as fallen
@@ -527,11 +539,14 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
             continue
         # Feedback from the current state (the metrics of the last recorded frame).
         w = m["root_ang_vel"]
-        corr = balance_correction(cfg.balance, m["roll"] - ref_att[t, 0], m["pitch"] - ref_att[t, 1], w,
-                                  m["foot_force"])
-        if cfg.balance.enabled:
-            corr = corr + speed_correction(cfg.balance, ref_speed[t] - m["forward_velocity"], m["foot_force"])
-        ctrl = np.clip(ref_q[t, 7:] + corr, lo, hi)
+        if controller is not None:  # the learned tracker: reference joints + the policy's residual
+            ctrl = controller.targets(data, t)
+        else:
+            corr = balance_correction(cfg.balance, m["roll"] - ref_att[t, 0], m["pitch"] - ref_att[t, 1], w,
+                                      m["foot_force"])
+            if cfg.balance.enabled:
+                corr = corr + speed_correction(cfg.balance, ref_speed[t] - m["forward_velocity"], m["foot_force"])
+            ctrl = np.clip(ref_q[t, 7:] + corr, lo, hi)
         data.ctrl[:] = ctrl
         f, tau = harness.update(data.xmat[root], w, m["root_height"], m["vertical_velocity"],
                                 ref_att[t, 0], ref_att[t, 1], ref_q[t, 2])
@@ -548,6 +563,39 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
             m = {}
 
     return _finish_records(buf, spec, cfg, harness, clip_name, variant, num_falls)
+
+
+def learned_controller(model: mujoco.MjModel, spec: RobotSpec, timeline: Timeline, cfg: GenerationConfig):
+    """With ``generation.tracker: learned``, a `reference.tracker.controller.TrackerController` for `timeline`
+    (the policy of ``generation.tracker_path``, default the shipped tracker, loaded once per process without
+    unpickling); None with ``feedback``."""
+    if cfg.tracker != "learned":
+        return None
+    from reference.tracker.controller import TrackerController
+    from reference.tracker.policy import load_tracker_policy
+    from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH
+
+    path = cfg.tracker_path or DEFAULT_TRACKER_PATH
+    try:
+        policy = load_tracker_policy(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"generation.tracker_path: cannot load the learned tracker {str(path)!r}: {exc}") from None
+    return TrackerController(policy, model, spec, timeline)
+
+
+def restart_state(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec, timeline: Timeline, t: int,
+                  clearance: float, scratch: mujoco.MjData | None = None) -> np.ndarray:
+    """Put `data` in the reference state of frame `t` (the only place qpos is written): root pose and
+    joints from the timeline, the root shifted vertically so that the lowest pad sits at `clearance`,
+    velocities from the timeline's finite differences, servo targets = the reference joints (returned)."""
+    mujoco.mj_resetData(model, data)
+    qpos = timeline.qpos[t].copy()
+    qpos[2] += clearance - lowest_pad_z(model, spec, qpos, scratch)
+    data.qpos[:] = qpos
+    data.qvel[:] = timeline.qvel[t]
+    ctrl = np.clip(timeline.qpos[t, 7:], model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1])
+    data.ctrl[:] = ctrl
+    return ctrl
 
 
 def _finish_records(buf: dict, spec: RobotSpec, cfg: GenerationConfig, harness: Harness, clip_name: str,
@@ -571,9 +619,9 @@ def _finish_records(buf: dict, spec: RobotSpec, cfg: GenerationConfig, harness: 
         variant=variant,
         fps=float(cfg.fps),
         weight=float(spec.weight),
-        lever_arm=float(cfg.harness.lever_arm),
+        lever_arm=float(harness.cfg.lever_arm),
         harness_cap=float(harness.cap),
-        harness_mode=cfg.harness.mode,
+        harness_mode=harness.cfg.mode,  # "off" with the learned tracker unless generation.tracker_harness
         saturation_rate=saturation_rate(rec),
         sim_seconds=frames / cfg.fps,
         num_falls=int(num_falls),
@@ -665,14 +713,22 @@ def precondition_clip(clip: Clip, cfg: PreconditionConfig, joint_range: np.ndarr
     return augment.time_warp(out, cfg.time_warp) if cfg.time_warp != 1.0 else out
 
 
+def clip_timeline(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig, variant: dict | None = None,
+                  spec: RobotSpec | None = None) -> Timeline:
+    """The looped reference of one clip (at cfg.fps, heading frame) and variant: preconditioned, augmented,
+    looped with blends (what `rollout_clip` tracks and the learned tracker trains on)."""
+    variant = variant or {"name": "base"}
+    clip = precondition_clip(clip, cfg.precondition, model.actuator_ctrlrange)
+    augmented = apply_variant(clip, variant, cfg.fps) if len(variant) > 1 else clip
+    return build_timeline(model, augmented, cfg, spec)
+
+
 def rollout_clip(model: mujoco.MjModel, clip: Clip, cfg: GenerationConfig, variant: dict | None = None,
                  spec: RobotSpec | None = None) -> dict:
     """Precondition, augment (variant), loop, track and record one clip at cfg.fps in its heading frame."""
     variant = variant or {"name": "base"}
     spec = spec or RobotSpec.from_model(model)
-    clip = precondition_clip(clip, cfg.precondition, model.actuator_ctrlrange)
-    augmented = apply_variant(clip, variant, cfg.fps) if len(variant) > 1 else clip
-    timeline = build_timeline(model, augmented, cfg, spec)
+    timeline = clip_timeline(model, clip, cfg, variant, spec)
     rec = rollout(model, timeline, cfg, clip_name=clip.name, variant=str(variant["name"]), spec=spec)
     check_saturation(rec, cfg.saturation_warn_rate)
     return rec

@@ -243,8 +243,10 @@ def test_project_config_loads_with_the_seed_defaults():
     assert cfg.precondition.mode == "retargeted"
     # and the forward-speed feedback, off by default, on in the project config (docs/results/amp.md).
     assert cfg.balance.stance_push_kp > 0 and GenerationConfig().balance.stance_push_kp == 0.0
+    # and the learned tracker (issue: a reference that walks), feedback being the code's fallback default.
+    assert cfg.tracker == "learned" and GenerationConfig().tracker == "feedback"
     assert dataclasses.replace(cfg, multi_start_interval=50, precondition=GenerationConfig().precondition,
-                               balance=GenerationConfig().balance) == GenerationConfig()
+                               balance=GenerationConfig().balance, tracker=GenerationConfig().tracker) == GenerationConfig()
     assert cfg.harness.cap_fraction == 0.15 and cfg.harness.gate_deg == 25.0
 
 

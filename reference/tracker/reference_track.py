@@ -1,0 +1,121 @@
+"""What the tracker reads of a looped reference, per frame, computed once per timeline.
+
+`ReferenceTrack.from_timeline` turns a `reference.rollout.Timeline` (the looped clip with its neutral
+blends, chained in the plane) into the per-frame arrays the observation and the reward use:
+
+=============  ======  ==========================================================================
+array          shape   meaning
+=============  ======  ==========================================================================
+joints         (T, 8)  reference joint angles, rad
+pos_xy         (T, 2)  reference root position in the plane, m
+yaw            (T,)    reference heading, rad, unwrapped (continuous over the loop)
+velocity       (T, 3)  forward and lateral root velocity in the reference's heading frame (m/s) and
+                       yaw rate (rad/s), finite differences Gaussian-smoothed over `smooth_s`
+height         (T,)    root height with the lowest pad on the floor (the clip's own height is not
+                       trusted: retargeted clips float or sink), m
+roll_pitch     (T, 2)  reference root attitude, rad
+contact        (T, 2)  bool, reference foot contact (left, right): the foot's lowest pad corner is
+                       within `contact_height` of the lower foot's (one foot is always down)
+phase          (T,)    position in the clip + blend period, in [0, 1)
+in_blend       (T,)    bool, the frame lies in a neutral blend
+=============  ======  ==========================================================================
+
+`Anchor` is the re-anchoring of the reference's planar pose (x, y, yaw) onto the robot: at a (re)start the
+robot IS the reference (identity); every ``reanchor_interval`` frames the reference is moved onto the robot
+again, so that the position and heading errors count the drift since then.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from reference.rollout import Timeline, _gaussian_smooth, _quat_roll_pitch, pad_bottom_z
+from reference.clips import quat_yaw
+from wildrobot_gym.robot import RobotSpec
+
+
+@dataclass
+class ReferenceTrack:
+    """Per-frame reference features of one timeline (module docstring)."""
+
+    joints: np.ndarray
+    pos_xy: np.ndarray
+    yaw: np.ndarray
+    velocity: np.ndarray
+    height: np.ndarray
+    roll_pitch: np.ndarray
+    contact: np.ndarray
+    phase: np.ndarray
+    in_blend: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.joints.shape[0])
+
+    @staticmethod
+    def from_timeline(model: mujoco.MjModel, spec: RobotSpec, timeline: Timeline, smooth_s: float = 0.1,
+                      contact_height: float = 0.01) -> "ReferenceTrack":
+        q, fps = timeline.qpos, timeline.fps
+        T = len(timeline)
+        yaw = np.unwrap(quat_yaw(q[:, 3:7]))
+        c, s = np.cos(yaw), np.sin(yaw)
+        vx, vy = timeline.qvel[:, 0], timeline.qvel[:, 1]
+        rate = np.gradient(yaw) * fps if T > 1 else np.zeros(T)
+        vel = np.stack([c * vx + s * vy, -s * vx + c * vy, rate], axis=1)
+        vel = _gaussian_smooth(vel, smooth_s * fps)
+        scratch = mujoco.MjData(model)
+        pads = np.array([pad_bottom_z(model, spec, q[i], scratch) for i in range(T)])  # (T, 4)
+        feet = np.minimum(pads[:, 0::2], pads[:, 1::2])  # (T, 2) lowest corner per foot
+        low = feet.min(axis=1)
+        roll_pitch = np.array([_quat_roll_pitch(qq) for qq in q[:, 3:7]])
+        return ReferenceTrack(
+            joints=q[:, 7:].copy(), pos_xy=q[:, :2].copy(), yaw=yaw, velocity=vel,
+            height=q[:, 2] - low, roll_pitch=roll_pitch, contact=feet - low[:, None] < contact_height,
+            phase=loop_phase(timeline.cycle), in_blend=np.asarray(timeline.in_blend, dtype=bool).copy())
+
+
+def loop_phase(cycle: np.ndarray) -> np.ndarray:
+    """Phase in [0, 1) of each frame in its period (one clip repetition and the blend after it).
+
+    `cycle` is the timeline's per-frame repetition index, -1 in blends; a blend belongs to the
+    repetition before it. The period is the first repetition's (clip + blend) length, so the phase runs
+    at one rate over the whole loop (the last repetition, without a blend, stops short of 1)."""
+    cycle = np.asarray(cycle)
+    T = len(cycle)
+    seg = np.maximum(np.maximum.accumulate(cycle), 0)  # a blend (-1) takes the repetition before it
+    starts = np.flatnonzero(np.r_[True, np.diff(seg) != 0])  # first frame of each period, in order
+    period = starts[1] - starts[0] if len(starts) > 1 else T
+    start_of = starts[np.searchsorted(starts, np.arange(T), side="right") - 1]
+    return ((np.arange(T) - start_of) / max(period, 1)) % 1.0
+
+
+class Anchor:
+    """The planar transform (x, y, yaw) that places the reference on the robot (module docstring)."""
+
+    def __init__(self) -> None:
+        self.ref_xy = np.zeros(2)
+        self.robot_xy = np.zeros(2)
+        self.dyaw = 0.0
+        self.cos, self.sin = 1.0, 0.0
+
+    def set(self, ref_xy: np.ndarray, ref_yaw: float, robot_xy: np.ndarray, robot_yaw: float) -> None:
+        """From now on the reference frame at `ref_xy`, `ref_yaw` is taken to be where the robot is."""
+        self.ref_xy = np.array(ref_xy[:2], dtype=np.float64)
+        self.robot_xy = np.array(robot_xy[:2], dtype=np.float64)
+        self.dyaw = float(robot_yaw - ref_yaw)
+        self.cos, self.sin = math.cos(self.dyaw), math.sin(self.dyaw)
+
+    def errors(self, ref_xy: np.ndarray, ref_yaw: float, robot_xy: np.ndarray, robot_yaw: float
+               ) -> tuple[float, float, float]:
+        """(forward, lateral) root position error of the robot in the anchored reference's heading frame (m)
+        and the heading error robot - reference (rad, wrapped to [-pi, pi))."""
+        dx, dy = ref_xy[0] - self.ref_xy[0], ref_xy[1] - self.ref_xy[1]
+        ax = self.robot_xy[0] + self.cos * dx - self.sin * dy  # the anchored reference position
+        ay = self.robot_xy[1] + self.sin * dx + self.cos * dy
+        yaw = ref_yaw + self.dyaw
+        ex, ey = robot_xy[0] - ax, robot_xy[1] - ay
+        c, s = math.cos(yaw), math.sin(yaw)
+        heading = (robot_yaw - yaw + math.pi) % (2 * math.pi) - math.pi
+        return c * ex + s * ey, -s * ex + c * ey, heading

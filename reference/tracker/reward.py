@@ -1,0 +1,102 @@
+"""The tracker's DeepMimic-style reward: a weighted sum of exp(-k e^2) tracking terms and a penalty.
+
+With q the joint angles, v_f / v_l the root velocity along / across the robot's own heading, w_z the
+root's world yaw rate, (e_x, e_y) the root position error in the anchored reference's heading frame,
+e_yaw the heading error, z the root height, and ^ marking the reference at the same frame (the
+`ReferenceTrack` arrays: its velocities are in the reference's own heading frame, its height has the
+lowest pad on the floor), the terms (weights w_* and scales k_* from ``reward:`` of configs/tracker.yaml) are
+
+=================  ===========================================================================
+term               value
+=================  ===========================================================================
+joint              w_joint exp(-k_joint sum_j (q_j - q^_j)^2)
+root_velocity      w_root_velocity exp(-k_velocity ((v_f - v^_f)^2 + (v_l - v^_l)^2))
+root_position      w_root_position exp(-k_position (e_x^2 + e_y^2))
+heading            w_heading exp(-(k_heading e_yaw^2 + k_yaw_rate (w_z - w^_z)^2))
+height_attitude    w_height_attitude exp(-(k_height (z - z^)^2 + k_attitude ((roll - roll^)^2 + (pitch - pitch^)^2)))
+contact            w_contact x (fraction of the two feet whose measured contact equals the reference's)
+action_rate        -w_action_rate sum_j (a_j - a_prev_j)^2   (actions in residual units, [-1, 1])
+=================  ===========================================================================
+
+The reward is the sum; a robot exactly on the reference that does not change its action scores the
+maximum, the sum of the positive terms' weights (`max_reward`). Every tracking term lies in [0, w].
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+TERMS: tuple[str, ...] = ("joint", "root_velocity", "root_position", "heading", "height_attitude", "contact",
+                          "action_rate")
+
+
+@dataclass
+class TrackingErrors:
+    """The squared errors (and the contact match) the reward reads; one control step of one env."""
+
+    joint_sq: float       # sum_j (q_j - q^_j)^2, rad^2
+    velocity_sq: float    # (v_f - v^_f)^2 + (v_l - v^_l)^2, (m/s)^2
+    position_sq: float    # e_x^2 + e_y^2, m^2
+    heading_sq: float     # e_yaw^2, rad^2
+    yaw_rate_sq: float    # (w_z - w^_z)^2, (rad/s)^2
+    height_sq: float      # (z - z^)^2, m^2
+    attitude_sq: float    # (roll - roll^)^2 + (pitch - pitch^)^2, rad^2
+    contact_match: float  # fraction of feet whose contact matches, [0, 1]
+    action_rate_sq: float  # sum_j (a_j - a_prev_j)^2
+
+
+def tracking_errors(m: Mapping[str, Any], track: Any, t: int, position_error: tuple[float, float, float],
+                    xmat_root: np.ndarray, action: np.ndarray, prev_action: np.ndarray) -> TrackingErrors:
+    """The errors of the state whose metrics are `m` (MetricsTracker.compute) against reference frame `t`.
+
+    position_error: (e_x, e_y, e_yaw) of `reference_track.Anchor.errors`."""
+    dq = m["joint_pos"] - track.joints[t]
+    ref_v = track.velocity[t]
+    w = m["root_ang_vel"]
+    # world yaw rate: the world z axis in body coordinates (xmat's third row) dotted with the body rate
+    wz = xmat_root[6] * w[0] + xmat_root[7] * w[1] + xmat_root[8] * w[2]
+    ex, ey, eh = position_error
+    ref_c = track.contact[t]
+    contact = m["foot_contact"]
+    da = action - prev_action
+    return TrackingErrors(
+        joint_sq=float(dq @ dq),
+        velocity_sq=(m["forward_velocity"] - ref_v[0]) ** 2 + (m["lateral_velocity"] - ref_v[1]) ** 2,
+        position_sq=ex * ex + ey * ey,
+        heading_sq=eh * eh,
+        yaw_rate_sq=float(wz - ref_v[2]) ** 2,
+        height_sq=(m["root_height"] - track.height[t]) ** 2,
+        attitude_sq=(m["roll"] - track.roll_pitch[t, 0]) ** 2 + (m["pitch"] - track.roll_pitch[t, 1]) ** 2,
+        contact_match=0.5 * (float(contact[0] == ref_c[0]) + float(contact[1] == ref_c[1])),
+        action_rate_sq=float(da @ da),
+    )
+
+
+def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, float]:
+    """Each weighted term of the module docstring's table (``cfg``: the ``reward:`` section)."""
+    exp = math.exp
+    return {
+        "joint": cfg["joint_weight"] * exp(-cfg["joint_scale"] * e.joint_sq),
+        "root_velocity": cfg["root_velocity_weight"] * exp(-cfg["velocity_scale"] * e.velocity_sq),
+        "root_position": cfg["root_position_weight"] * exp(-cfg["position_scale"] * e.position_sq),
+        "heading": cfg["heading_weight"] * exp(-(cfg["heading_scale"] * e.heading_sq
+                                                 + cfg["yaw_rate_scale"] * e.yaw_rate_sq)),
+        "height_attitude": cfg["height_attitude_weight"] * exp(-(cfg["height_scale"] * e.height_sq
+                                                                 + cfg["attitude_scale"] * e.attitude_sq)),
+        "contact": cfg["contact_weight"] * e.contact_match,
+        "action_rate": -cfg["action_rate_weight"] * e.action_rate_sq,
+    }
+
+
+def tracking_reward(e: TrackingErrors, cfg: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+    """(reward, weighted terms)."""
+    terms = reward_terms(e, cfg)
+    return float(sum(terms.values())), terms
+
+
+def max_reward(cfg: Mapping[str, float]) -> float:
+    """The reward of zero errors, matching contacts and an unchanged action: the sum of the term weights."""
+    return float(sum(cfg[f"{t}_weight"] for t in TERMS if t != "action_rate"))

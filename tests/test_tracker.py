@@ -1,0 +1,279 @@
+"""The learned tracking controller (reference/tracker, reference/train_tracker.py) and its use in generation."""
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import shutil
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+import yaml
+
+from reference import generate, rollout
+from reference.clips import load_clip, to_heading_frame
+from reference.human_like import degrade_clip
+from reference.tracker.controller import TrackerController
+from reference.tracker.env import TrackingEnv
+from reference.tracker.policy import TrackerPolicy
+from reference.tracker.reward import TrackingErrors, max_reward, tracking_errors, tracking_reward
+from wildrobot_gym.config import ConfigError
+from wildrobot_gym.config.tracker import DEFAULT_TRACKER_CONFIG, load_tracker_config, validate_tracker_config
+from wildrobot_gym.metrics import FALL_REASONS
+from wildrobot_gym.paths import CLIP_LIBRARY
+
+CLIP = "walk_v030_l080"
+
+
+def tiny_config(**training) -> dict:
+    """The shipped config on one clip, one variant, 4 s timelines and small networks: fast to build and train."""
+    cfg = load_tracker_config()
+    cfg["reference"].update(clips=[CLIP], human_like_clips=0, timeline_seconds=4.0, variants=[{"name": "base"}])
+    cfg["ppo"].update(n_steps=64, batch_size=64, n_epochs=1, pi_net=[16, 16], vf_net=[16, 16])
+    cfg["training"].update(n_envs=2, vec_env="dummy", n_workers=0, checkpoint_interval=128, total_timesteps=128,
+                           torch_threads=1, **training)
+    return validate_tracker_config(cfg)
+
+
+@pytest.fixture(scope="module")
+def env() -> TrackingEnv:
+    return TrackingEnv(tiny_config())
+
+
+@pytest.fixture(scope="module")
+def tiny_tracker(tmp_path_factory) -> Path:
+    """A tracker trained for 128 steps, resumed to 256, exported as a bundle (the format generation loads)."""
+    from reference import train_tracker
+
+    root = tmp_path_factory.mktemp("tracker")
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config()))
+    run = root / "run"
+    common = ["--logdir", str(run), "--no-progress-bar", "--log-every", "0"]
+    first = train_tracker.main(["--config", str(config), *common])
+    assert json.loads((first / "state.json").read_text())["num_timesteps"] == 128
+    with pytest.raises(SystemExit, match="already holds checkpoints"):
+        train_tracker.main(["--config", str(config), *common])
+    final = train_tracker.main([*common, "--resume", "--total-timesteps", "256", "--export", str(root / "t.zip")])
+    state = json.loads((final / "state.json").read_text())
+    assert state["num_timesteps"] == 256 and state["phase"] == "tracker"
+    assert (final / "vecnormalize.npz").is_file() and not list(final.glob("*.pkl"))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir())[-1] == final.name
+    assert list((run / "tb").glob("events.*"))
+    return root / "t.zip"
+
+
+# ------------------------------------------------------------------------------------------ config
+def test_shipped_config_loads_and_errors_name_the_key():
+    cfg = load_tracker_config(DEFAULT_TRACKER_CONFIG)
+    assert cfg["phase"] == "tracker" and cfg["env"]["residual_scale"] == 0.25
+    assert {"name": "mirror", "mirror": True} in cfg["reference"]["variants"]
+    doc = yaml.safe_load(DEFAULT_TRACKER_CONFIG.read_text())
+    doc["env"]["residual_scale"] = -0.1
+    with pytest.raises(ConfigError, match=r"^env\.residual_scale: expected a number > 0"):
+        validate_tracker_config(doc)
+    doc = yaml.safe_load(DEFAULT_TRACKER_CONFIG.read_text())
+    doc["reward"]["joint_wieght"] = 1.0
+    with pytest.raises(ConfigError, match=r"^reward\.joint_wieght: unknown key"):
+        validate_tracker_config(doc)
+    doc = yaml.safe_load(DEFAULT_TRACKER_CONFIG.read_text())
+    doc["training"]["vec_env"] = "batched"
+    with pytest.raises(ConfigError, match=r"^training\.vec_env"):
+        validate_tracker_config(doc)
+
+
+# ------------------------------------------------------------------------------------------ env
+def test_env_passes_gymnasium_and_sb3_check_env(env):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    check_env(env, skip_render_check=True)
+    sb3_check_env(env, warn=False)
+
+
+def test_reset_puts_the_robot_in_the_reference_state(env):
+    ref = env.references[0]
+    obs, info = env.reset(seed=3, options={"reference": 0, "frame": 40})
+    q = env.data.qpos
+    np.testing.assert_allclose(q[7:], ref.timeline.qpos[40, 7:])
+    np.testing.assert_allclose(q[:2], ref.timeline.qpos[40, :2])
+    np.testing.assert_allclose(env.data.qvel, ref.timeline.qvel[40])
+    assert info["frame"] == 40 and obs.shape == env.observation_space.shape and np.isfinite(obs).all()
+    w = env.writer.slices
+    np.testing.assert_allclose(obs[w["ref_joints"]][:8], ref.track.joints[41], atol=1e-6)  # t + 1
+    np.testing.assert_allclose(obs[w["tracking_error"]][:3], 0.0, atol=1e-6)  # anchored on the robot
+    # the servo targets of a zero action are the reference joints of the next frame
+    env.step(np.zeros(8))
+    lo, hi = env.model.actuator_ctrlrange.T
+    np.testing.assert_allclose(env.data.ctrl, np.clip(ref.track.joints[41], lo, hi))
+    env.step(np.ones(8))
+    np.testing.assert_allclose(env.data.ctrl, np.clip(ref.track.joints[42] + 0.25, lo, hi))
+
+
+def _reference_metrics(track, t: int) -> dict:
+    """A hand-made state exactly on reference frame t (as MetricsTracker.compute would report it)."""
+    return {"joint_pos": track.joints[t].copy(), "forward_velocity": track.velocity[t, 0],
+            "lateral_velocity": track.velocity[t, 1], "root_ang_vel": np.array([0.0, 0.0, track.velocity[t, 2]]),
+            "root_height": track.height[t], "roll": track.roll_pitch[t, 0], "pitch": track.roll_pitch[t, 1],
+            "foot_contact": track.contact[t].copy()}
+
+
+def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula(env):
+    track, t, w = env.references[0].track, 60, env.reward_cfg
+    upright = np.eye(3).ravel()
+    a = np.full(8, 0.3)
+    e = tracking_errors(_reference_metrics(track, t), track, t, (0.0, 0.0, 0.0), upright, a, a)
+    reward, terms = tracking_reward(e, w)
+    assert reward == pytest.approx(max_reward(w)) and max_reward(w) == pytest.approx(1.0)
+    m = _reference_metrics(track, t)
+    m["joint_pos"][2] += 0.3  # 0.3 rad on one knee
+    bad, _ = tracking_reward(tracking_errors(m, track, t, (0.0, 0.0, 0.0), upright, a, a), w)
+    assert bad == pytest.approx(max_reward(w) - w["joint_weight"] * (1 - math.exp(-w["joint_scale"] * 0.09)))
+    assert bad < reward
+    # every other term lowers it too, and the action-rate penalty is - w sum(da^2)
+    zero = dict(joint_sq=0.0, velocity_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0, height_sq=0.0,
+                attitude_sq=0.0, contact_match=1.0, action_rate_sq=0.0)
+    for key, value in (("velocity_sq", 0.04), ("position_sq", 0.01), ("heading_sq", 0.03), ("yaw_rate_sq", 1.0),
+                       ("height_sq", 1e-3), ("attitude_sq", 0.01), ("contact_match", 0.5), ("action_rate_sq", 1.0)):
+        r, _ = tracking_reward(TrackingErrors(**{**zero, key: value}), w)
+        assert r < max_reward(w), key
+    r, terms = tracking_reward(TrackingErrors(**{**zero, "action_rate_sq": 2.0}), w)
+    assert terms["action_rate"] == pytest.approx(-2.0 * w["action_rate_weight"])
+
+
+def test_a_fallen_or_drifting_robot_terminates(env):
+    env.reset(seed=0, options={"reference": 0, "frame": 30})
+    d = env.data
+    d.qpos[3:7] = (math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0)  # lying on its side
+    d.qpos[2] = 0.1
+    mujoco.mj_forward(env.model, d)
+    _, _, terminated, truncated, info = env.step(np.zeros(8))
+    assert terminated and not truncated and info["fall_reason"] in FALL_REASONS
+    assert info["episode_stats"]["success"] == 0.0 and info["episode_stats"]["length"] == 1
+    env.reset(seed=0, options={"reference": 0, "frame": 30})
+    d.qpos[0] += 0.5  # 0.5 m off the anchored reference, upright
+    mujoco.mj_forward(env.model, d)
+    _, _, terminated, _, info = env.step(np.zeros(8))
+    assert terminated and info["fall_reason"] == "drift"
+
+
+def test_episode_truncates_at_the_step_limit(env):
+    env.reset(seed=0, options={"reference": 0, "frame": 0})
+    env.max_steps = 3
+    try:
+        for _ in range(3):
+            _, _, terminated, truncated, info = env.step(np.zeros(8))
+        assert truncated and not terminated and info["episode_stats"]["length"] == 3
+        assert set(info["episode_stats"]) >= {"joint_error", "tracked_distance", "reference_distance", "terms/joint"}
+    finally:
+        env.max_steps = env.env_cfg["max_episode_steps"]
+
+
+# ------------------------------------------------------------------------------------------ training
+def test_training_smoke_writes_checkpoints_and_resumes(tiny_tracker):
+    policy = TrackerPolicy.load(tiny_tracker)  # no unpickling: weights_only tensors and plain arrays
+    assert policy.obs_dim == 92 and policy.residual_scale == 0.25
+    a = policy.act(np.zeros(92))
+    assert a.shape == (8,) and np.all(np.abs(a) <= 1.0)
+    with pytest.raises(ValueError, match="no checkpoint|not a policy bundle"):
+        TrackerPolicy.load(tiny_tracker.parent / "missing.zip")
+
+
+def test_numpy_forward_is_sb3_deterministic_action(tiny_tracker, env):
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from training.common import load_ppo, resolve_checkpoint, wrap_normalize
+    from wildrobot_gym.checkpoints import VECNORM_FILE
+
+    ckpt = resolve_checkpoint(tiny_tracker)
+    cfg = json.loads((ckpt / "state.json").read_text())["config"]
+    venv = wrap_normalize(DummyVecEnv([lambda: env]), cfg, ckpt / VECNORM_FILE, training=False)
+    model = load_ppo(ckpt, venv, cfg)
+    policy = TrackerPolicy.load(tiny_tracker)
+    obs, _ = env.reset(seed=1)
+    for _ in range(5):
+        want, _ = model.predict(venv.normalize_obs(obs[None]), deterministic=True)
+        np.testing.assert_allclose(policy.act(obs), want[0], atol=1e-5)
+        obs, *_ = env.step(want[0])
+
+
+def test_generation_controller_sees_the_training_observation(tiny_tracker, env):
+    """Same clip, same generation settings: the controller's observation of a state is the env's."""
+    policy = TrackerPolicy.load(tiny_tracker)
+    ref = env.references[0]
+    ctrl = TrackerController(policy, env.model, env.spec_, ref.timeline)
+    obs, _ = env.reset(seed=0, options={"reference": 0, "frame": 50})
+    ctrl.restart(env.data, 50)
+    targets = ctrl.targets(env.data, 51)
+    np.testing.assert_array_equal(ctrl.obs, obs)
+    lo, hi = env.model.actuator_ctrlrange.T
+    np.testing.assert_allclose(targets, np.clip(ref.track.joints[51] + 0.25 * policy.act(obs), lo, hi))
+
+
+# ------------------------------------------------------------------------------------------ generation
+def _generation_config(tmp_path: Path, tracker: Path) -> Path:
+    doc = yaml.safe_load(rollout.DEFAULT_CONFIG.read_text())
+    doc["generation"].update(duration_s=2.0, variants=[{"name": "base"}, {"name": "mirror", "mirror": True}],
+                             tracker="learned", tracker_path=str(tracker))
+    path = tmp_path / "reference.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_generate_with_a_learned_tracker_end_to_end(tmp_path, tiny_tracker):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(CLIP_LIBRARY / f"{CLIP}.npz", clips)
+    # a clip the tracker never saw: a human-like stand-in pickle (another seed than training's)
+    source = load_clip(CLIP_LIBRARY / "walk_v040_l100.npz")
+    with open(clips / "unseen_human.pkl", "wb") as f:
+        pickle.dump(degrade_clip(source, np.random.default_rng(123), name="unseen_human"), f)
+    out = tmp_path / "out"
+    status = generate.main(["--input-dir", str(clips), "--output-dir", str(out), "--config",
+                            str(_generation_config(tmp_path, tiny_tracker)), "--workers", "1", "--no-progress",
+                            "--no-plots", "--max-window-frames", "30"])
+    assert status == 0
+    summary = json.loads((out / "generation_summary.json").read_text())
+    assert not summary["failed"] and len(summary["rollouts"]) == 4
+    assert summary["config"]["tracker"] == "learned"
+    for path in sorted((out / "records").glob("*.npz")):
+        rec = rollout.load_records(path)
+        assert set(rollout.FRAME_KEYS) <= set(rec) and rec["format_version"] == rollout.RECORDS_FORMAT_VERSION
+        assert rec["harness_mode"] == "off" and not np.any(rec["harness_equiv_force"])  # no harness by default
+        assert rec["restart"][0] and np.isfinite(rec["qpos"]).all()
+        lo, hi = rollout.default_model().actuator_ctrlrange.T
+        assert np.all(rec["ctrl"] >= lo - 1e-12) and np.all(rec["ctrl"] <= hi + 1e-12)
+    assert (out / "tier0plus.npz").is_file()
+
+
+def test_rollout_learned_vs_feedback_and_bad_tracker_path(tmp_path, tiny_tracker):
+    model = rollout.default_model()
+    clip = to_heading_frame(load_clip(CLIP_LIBRARY / f"{CLIP}.npz"))
+    base = rollout.load_generation_config(overrides={"duration_s": 1.0, "tracker": "feedback"})
+    learned = rollout.load_generation_config(overrides={"duration_s": 1.0, "tracker": "learned",
+                                                        "tracker_path": str(tiny_tracker)})
+    a = rollout.rollout_clip(model, clip, base)
+    b = rollout.rollout_clip(model, clip, learned)
+    assert a["harness_mode"] == "stabilizer" and b["harness_mode"] == "off"
+    assert a["qpos"].shape[1] == b["qpos"].shape[1] and not np.array_equal(a["ctrl"], b["ctrl"][:len(a["ctrl"])])
+    # the harness kept on request
+    kept = rollout.load_generation_config(overrides={"duration_s": 1.0, "tracker": "learned", "tracker_harness": True,
+                                                     "tracker_path": str(tiny_tracker)})
+    assert rollout.rollout_clip(model, clip, kept)["harness_mode"] == "stabilizer"
+    bad = rollout.load_generation_config(overrides={"tracker": "learned", "tracker_path": str(tmp_path / "none.zip")})
+    with pytest.raises(ValueError, match="generation.tracker_path"):
+        rollout.rollout_clip(model, clip, bad)
+    with pytest.raises(ConfigError, match=r"^generation\.tracker: expected one of"):
+        rollout.load_generation_config(overrides={"tracker": "neural"})
+
+
+def test_shipped_tracker_is_the_project_default_and_loads():
+    from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH
+
+    cfg = rollout.load_generation_config()
+    assert cfg.tracker == "learned" and cfg.tracker_path is None and not cfg.tracker_harness
+    assert rollout.GenerationConfig().tracker == "feedback"  # the seed's controller stays the code default
+    policy = TrackerPolicy.load(DEFAULT_TRACKER_PATH)
+    assert policy.obs_dim == 92 and policy.config["phase"] == "tracker"
