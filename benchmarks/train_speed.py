@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList  # noqa: E402
+from stable_baselines3.common.logger import Logger  # noqa: E402
 
 from training.common import (  # noqa: E402
     TorchThreadsCallback, make_vec_env, ppo_kwargs, set_torch_threads, wrap_normalize,
@@ -93,6 +94,9 @@ def measure(cfg: dict, rollouts: int, kind: str) -> tuple[float, float]:
     venv = wrap_normalize(make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"], kind=kind), cfg)
     try:
         model = PPO(env=venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg, policy=True))
+        # A logger of its own: without one, every learn() makes an empty $TMPDIR/SB3-<date> folder (SB3's
+        # configure(folder=None)), which is never removed.
+        model.set_logger(Logger(folder=None, output_formats=[]))
         per_rollout = cfg["ppo"]["n_steps"] * t["n_envs"]
         threads = TorchThreadsCallback(t["torch_threads"])
         model.learn(per_rollout, callback=threads)  # warm-up: workers, first reset, torch first calls

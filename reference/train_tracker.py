@@ -12,7 +12,9 @@ As training/train_ppo.py (whose pieces it imports): the config checked first (wi
 Logdir: ``config.yaml`` (the run's config; --resume keeps it, a different --config is refused unless
 --override-config), ``tb/`` (TensorBoard), ``checkpoints/step_<N>/`` (the safe format of
 wildrobot_gym/checkpoints.py: nothing is unpickled when loading). ``--export PATH`` also writes the final
-checkpoint as a policy bundle (the file generation loads, ``generation.tracker_path``).
+checkpoint as a policy bundle (the file generation loads, ``generation.tracker_path``) without the optimizer's
+moments (`export_policy` ``optimizer_state=False``: two thirds of the file; generation never trains it;
+--resume continues from the checkpoint directory, which keeps them).
 
 TensorBoard, per rollout, over the episodes that ended in it: ``tracking/joint_error`` (mean RMS joint
 error, rad), ``tracking/forward_velocity`` and ``tracking/reference_velocity`` (m/s), ``tracking/velocity_ratio``
@@ -231,7 +233,7 @@ def main(argv: list[str] | None = None) -> Path:
         final = save_checkpoint(ckpt_root, model, model.get_vec_normalize_env(), cfg)
         print(f"final checkpoint: {final} ({model.num_timesteps} steps)", flush=True)
         if args.export is not None:
-            out = export_policy(final, args.export)
+            out = export_policy(final, args.export, optimizer_state=False)  # inference only (docstring)
             print(f"exported the tracker: {out} ({out.stat().st_size / 1e6:.2f} MB)", flush=True)
         return final
     finally:

@@ -181,6 +181,34 @@ def test_training_smoke_writes_checkpoints_and_resumes(tiny_tracker):
         TrackerPolicy.load(tiny_tracker.parent / "missing.zip")
 
 
+def test_export_drops_the_optimizer_moments_and_still_loads(tiny_tracker):
+    """--export writes an inference bundle: the optimizer state without Adam's moments (the checkpoint keeps
+    them for --resume); SB3's own loader and the project's resume loader still take it."""
+    import io
+    import zipfile
+
+    from stable_baselines3 import PPO
+
+    from training.common import load_ppo, resolve_checkpoint
+    from wildrobot_gym.policy_io import read_sb3_weights
+
+    opt = read_sb3_weights(tiny_tracker, optimizer=True)["optimizer"]
+    assert opt["state"] == {} and len(opt["param_groups"]) == 1
+    final = resolve_checkpoint(tiny_tracker.parent / "run")
+    assert read_sb3_weights(final / "model.zip", optimizer=True)["optimizer"]["state"]  # the checkpoint's: full
+    with zipfile.ZipFile(tiny_tracker) as z, zipfile.ZipFile(final / "model.zip") as c:
+        assert z.read("policy.pth") == c.read("policy.pth")
+        assert z.getinfo("policy.optimizer.pth").file_size < c.getinfo("policy.optimizer.pth").file_size / 2
+    assert PPO.load(io.BytesIO(tiny_tracker.read_bytes()), device="cpu").num_timesteps == 256  # our own file
+    ckpt = resolve_checkpoint(tiny_tracker)
+    cfg = json.loads((ckpt / "state.json").read_text())["config"]
+    from gymnasium import spaces
+
+    model = load_ppo(ckpt, None, cfg, resume=True, observation_space=spaces.Box(-np.inf, np.inf, (92,), np.float32),
+                     action_space=spaces.Box(-1.0, 1.0, (8,), np.float32))
+    assert model.num_timesteps == 256 and model.policy.optimizer.state_dict()["state"] == {}
+
+
 def test_numpy_forward_is_sb3_deterministic_action(tiny_tracker, env):
     from stable_baselines3.common.vec_env import DummyVecEnv
 

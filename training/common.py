@@ -192,8 +192,15 @@ class EpisodeStatsCallback(BaseCallback):
         self._on_episode = on_episode
         self._t_last = time.perf_counter()
         self._steps_last = 0
+        self._started = False
 
     def _on_training_start(self) -> None:
+        # Only at the first learn(): Phase 3 calls learn() once per AMP round with this same callback, and
+        # the clocks (the line's steps/s, time/steps_per_second) and the line's episodes run on across
+        # rounds, so that steps/s is wall-clock over everything, the discriminator's updates included.
+        if self._started:
+            return
+        self._started = True
         self._t_last = time.perf_counter()
         self._steps_last = self.num_timesteps
         self._line.start(self.num_timesteps)

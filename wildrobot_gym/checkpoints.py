@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from wildrobot_gym.atomic_io import atomic_write
-from wildrobot_gym.policy_io import LegacyCheckpointError, model_meta, save_vecnormalize
+from wildrobot_gym.policy_io import LegacyCheckpointError, model_meta, read_sb3_weights, save_vecnormalize
 
 CKPT_PREFIX = "step_"
 VECNORM_FILE = "vecnormalize.npz"
@@ -189,12 +189,32 @@ def write_bundle(model_zip: bytes, files: Mapping[str, bytes], out: Path) -> Pat
     return atomic_write(Path(out), lambda f: f.write(buf.getvalue()))
 
 
-def export_policy(ckpt: Path | BundleCheckpoint, out: Path) -> Path:
+def fresh_optimizer_state(model_zip: Any) -> bytes:
+    """The zip's ``policy.optimizer.pth`` without its per-parameter state (Adam's two moments, twice the
+    size of the weights): ``{"state": {}, "param_groups": ...}``, what a fresh optimizer of the same
+    parameters holds. It still loads wherever the full one does (SB3's ``PPO.load``, `load_ppo` with
+    ``resume``, --init-from); training from it starts Adam's moments at zero."""
+    import torch
+
+    opt = read_sb3_weights(model_zip, optimizer=True)["optimizer"]
+    buf = io.BytesIO()
+    torch.save({"state": {}, "param_groups": opt["param_groups"]}, buf)
+    return buf.getvalue()
+
+
+def export_policy(ckpt: Path | BundleCheckpoint, out: Path, optimizer_state: bool = True) -> Path:
     """One-file policy: the checkpoint's SB3 model.zip with its normalisation statistics and state
-    added as extra zip entries (SB3's loader ignores them), written atomically."""
+    added as extra zip entries (SB3's loader ignores them), written atomically.
+
+    ``optimizer_state=False``: an inference bundle, the optimizer's per-parameter state dropped
+    (`fresh_optimizer_state`); the format is the same."""
     if not isinstance(ckpt, BundleCheckpoint):
         ckpt = resolve_checkpoint(ckpt)
-    return write_bundle((ckpt / "model.zip").read_bytes(), _checkpoint_files(ckpt, BUNDLE_FILES), out)
+    model_zip = (ckpt / "model.zip").read_bytes()
+    files = _checkpoint_files(ckpt, BUNDLE_FILES)
+    if not optimizer_state:
+        files["policy.optimizer.pth"] = fresh_optimizer_state(ckpt / "model.zip")
+    return write_bundle(model_zip, files, out)
 
 
 def unpack_policy(bundle: Path, allow_legacy: bool = False) -> BundleCheckpoint:
