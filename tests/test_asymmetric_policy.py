@@ -33,8 +33,14 @@ def tiny_cfg(phase: str = "phase1e") -> dict:
     return cfg
 
 
+#: The shipped configs' observation: with the heading entry (env.include_heading), 38 columns, 34 measured.
+HEADING = bool(load_config(CONFIG_DIR / "phase1e.yaml")["env"].get("include_heading", False))
+FULL = max(s.stop for s in obs_slices(True, HEADING).values())
+MEAS = FULL - sum(s for _, s, p in OBS_LAYOUT if p)
+
+
 def privileged_columns() -> np.ndarray:
-    sl = obs_slices(include_privileged=True)
+    sl = obs_slices(include_privileged=True, include_heading=HEADING)
     return np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in PRIVILEGED])
 
 
@@ -75,16 +81,19 @@ def model():
 
 
 # ------------------------------------------------------------------------------------- the policy
-def test_actor_columns_are_the_measured_entries_of_obs_layout():
-    sl = obs_slices(include_privileged=True)
-    want = np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in MEASURED])
-    full = sum(s for _, s, _ in OBS_LAYOUT)
+@pytest.mark.parametrize("heading", [False, True])
+def test_actor_columns_are_the_measured_entries_of_obs_layout(heading: bool):
+    sl = obs_slices(include_privileged=True, include_heading=heading)
+    want = np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in MEASURED if n in sl])
+    full = sum(s for n, s, _ in OBS_LAYOUT if n in sl)
+    assert full == (38 if heading else 37) and len(want) == (34 if heading else 33)
     assert list(measured_columns(full)) == want.tolist()
-    assert not set(measured_columns(full)) & set(privileged_columns().tolist())
-    short = sum(s for _, s, p in OBS_LAYOUT if not p)  # include_privileged=False: every column is measured
+    priv = np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in PRIVILEGED])
+    assert not set(measured_columns(full)) & set(priv.tolist())
+    short = full - len(priv)  # include_privileged=False: every column is measured
     assert list(measured_columns(short)) == list(range(short))
     with pytest.raises(ValueError, match="not WildRobotWalk-v0's"):
-        measured_columns(full + 5)
+        measured_columns(39)
 
 
 def test_networks_are_sb3s_with_a_narrower_actor(model):
@@ -93,8 +102,8 @@ def test_networks_are_sb3s_with_a_narrower_actor(model):
     m, _ = model
     pol = m.policy
     assert isinstance(pol, AsymmetricActorCriticPolicy) and isinstance(pol, ActorCriticPolicy)
-    n_meas, n_full = len(measured_columns(37)), 37
-    assert pol.mlp_extractor.policy_net[0].in_features == n_meas == 33
+    n_meas, n_full = len(measured_columns(FULL)), FULL
+    assert pol.mlp_extractor.policy_net[0].in_features == n_meas == MEAS
     assert pol.mlp_extractor.value_net[0].in_features == n_full
     assert [type(x).__name__ for x in pol.mlp_extractor.policy_net] == ["Linear", "ELU", "Linear", "ELU"]
     # MlpPolicy's state-dict keys; the column indices are derived, not saved
@@ -129,7 +138,7 @@ def test_privileged_entries_do_not_change_the_action_but_change_the_value(model)
     # by construction: the action mean has no gradient path to a privileged column
     x = t.clone().requires_grad_(True)
     pol.get_distribution(x).distribution.mean.sum().backward()
-    assert float(x.grad[:, priv].abs().max()) == 0.0 and float(x.grad[:, measured_columns(37)].abs().max()) > 0
+    assert float(x.grad[:, priv].abs().max()) == 0.0 and float(x.grad[:, measured_columns(FULL)].abs().max()) > 0
     # stochastic actions too (same seed, same noise)
     torch.manual_seed(3)
     s1, _ = m.predict(obs, deterministic=False)
@@ -197,7 +206,7 @@ def test_tiny_training_checkpoint_evaluates_and_resumes(tmp_path: Path):
     assert state["num_timesteps"] == 2048
     assert state["config"]["ppo"]["actor_inputs"] == "measured"
     assert state["model"]["policy"] == "AsymmetricActorCriticPolicy"
-    model = load_ppo(final, None, validate_config(state["config"]), observation_space=_space(37),
+    model = load_ppo(final, None, validate_config(state["config"]), observation_space=_space(FULL),
                      action_space=_space(8, 1.0))
     assert isinstance(model.policy, AsymmetricActorCriticPolicy)
 
@@ -210,13 +219,13 @@ def test_tiny_training_checkpoint_evaluates_and_resumes(tmp_path: Path):
     s2 = read_state(last)
     assert s2["num_timesteps"] == 2560 and s2["model"]["policy"] == "AsymmetricActorCriticPolicy"
     assert s2["model"]["n_updates"] > state["model"]["n_updates"]
-    resumed = load_ppo(resolve_checkpoint(last), None, validate_config(s2["config"]), observation_space=_space(37),
+    resumed = load_ppo(resolve_checkpoint(last), None, validate_config(s2["config"]), observation_space=_space(FULL),
                        action_space=_space(8, 1.0))
     assert isinstance(resumed.policy, AsymmetricActorCriticPolicy)
     # the resumed run changed the weights it continued from
     a = model.policy.state_dict()["mlp_extractor.policy_net.0.weight"]
     b = resumed.policy.state_dict()["mlp_extractor.policy_net.0.weight"]
-    assert a.shape == b.shape == (16, 33) and not torch.equal(a, b)
+    assert a.shape == b.shape == (16, MEAS) and not torch.equal(a, b)
 
 
 def test_weights_of_the_other_kind_are_refused_naming_actor_inputs(tmp_path: Path):
@@ -274,4 +283,4 @@ def _space(n: int, bound: float = np.inf):
 def _spaces_env():
     from wildrobot_gym.policy_io import SpacesEnv
 
-    return SpacesEnv(_space(37), _space(8, 1.0))
+    return SpacesEnv(_space(FULL), _space(8, 1.0))

@@ -41,12 +41,33 @@ def test_sb3_check_env():
 
 def test_observation_layout_and_privileged_flag():
     full = obs_slices(True)
-    assert list(full) == [name for name, _, _ in OBS_LAYOUT]
-    assert full["root_height"].stop == WildRobotWalkEnv().observation_space.shape[0]
+    assert list(full) == [name for name, _, _ in OBS_LAYOUT if name != "heading_error"]  # heading: opt-in
+    assert full["root_height"].stop == WildRobotWalkEnv().observation_space.shape[0] == 37
     lean = WildRobotWalkEnv(include_privileged=False)
-    assert lean.observation_space.shape[0] == sum(n for _, n, p in OBS_LAYOUT if not p)
+    assert lean.observation_space.shape[0] == sum(n for name, n, p in OBS_LAYOUT if not p and name != "heading_error")
     obs, _ = lean.reset(seed=0)
     assert obs.shape == lean.observation_space.shape
+    with_heading = obs_slices(True, include_heading=True)
+    assert list(with_heading) == [name for name, _, _ in OBS_LAYOUT]
+    assert with_heading["heading_error"] == slice(33, 34) and with_heading["root_height"].stop == 38
+
+
+def test_heading_error_is_minus_the_yaw_and_changes_nothing_else():
+    """heading_error = commanded (start) heading - yaw; the other entries are where they were."""
+    import mujoco
+
+    env = WildRobotWalkEnv(include_heading=True, reset_noise_scale=0.0)
+    plain = WildRobotWalkEnv(reset_noise_scale=0.0)
+    obs, _ = env.reset(seed=0)
+    assert obs[33] == 0.0  # every episode starts facing its commanded heading
+    for e in (env, plain):
+        e.reset(seed=0)
+        e.data.qpos[3:7] = (np.cos(0.2), 0.0, 0.0, np.sin(0.2))  # turned 0.4 rad to the left
+        mujoco.mj_forward(e.model, e.data)
+    obs, p = env._observe(), plain._observe()
+    assert obs[33] == pytest.approx(-0.4)
+    np.testing.assert_array_equal(obs[:33], p[:33])
+    np.testing.assert_array_equal(obs[34:], p[33:])
 
 
 def test_observation_content_at_home():

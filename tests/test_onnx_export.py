@@ -67,9 +67,11 @@ def test_metadata_and_sidecar(exported: Path):
 
     meta = read_metadata(exported)
     assert json.loads(exported.with_suffix(".json").read_text()) == meta
-    assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in OBS_LAYOUT]
-    assert [e["privileged"] for e in meta["observation_layout"]] == [p for _, _, p in OBS_LAYOUT]
-    assert meta["observation_dim"] == sum(s for _, s, _ in OBS_LAYOUT) == 37
+    # the shipped phase2 policy predates the heading entry (env.include_heading): its layout has none
+    old = [(n, s, p) for n, s, p in OBS_LAYOUT if n != "heading_error"]
+    assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in old]
+    assert [e["privileged"] for e in meta["observation_layout"]] == [p for _, _, p in old]
+    assert meta["observation_dim"] == sum(s for _, s, _ in old) == 37 and meta["include_heading"] is False
     # an actor_inputs "all" policy (every one saved before the key): the input is the whole observation
     assert meta["actor_inputs"] == "all" and meta["input_dim"] == meta["inputs"]["obs"][1] == 37
     assert [(e["name"], e["offset"], e["obs_offset"]) for e in meta["input_layout"]] == \
@@ -157,16 +159,16 @@ def test_asymmetric_onnx_takes_the_measured_entries_and_matches_sb3(asym_exporte
     ckpt, exported = asym_exported
     meta = read_metadata(exported)
     assert json.loads(exported.with_suffix(".json").read_text()) == meta
-    measured = [n for n, _, p in OBS_LAYOUT if not p]
-    assert meta["actor_inputs"] == "measured" and meta["format"] == 2
-    assert [e["name"] for e in meta["input_layout"]] == measured
+    measured = [n for n, _, p in OBS_LAYOUT if not p]  # the shipped configs observe the heading
+    assert meta["actor_inputs"] == "measured" and meta["format"] == 2 and meta["include_heading"] is True
+    assert [e["name"] for e in meta["input_layout"]] == measured and "heading_error" in measured
     assert not any(e["privileged"] for e in meta["input_layout"])
-    assert meta["input_dim"] == meta["inputs"]["obs"][1] == 33 and meta["observation_dim"] == 37
+    assert meta["input_dim"] == meta["inputs"]["obs"][1] == 34 and meta["observation_dim"] == 38
     assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in OBS_LAYOUT]
     cols = np.concatenate([np.arange(e["obs_offset"], e["obs_offset"] + e["size"]) for e in meta["input_layout"]])
-    assert cols.tolist() == list(measured_columns(37))
+    assert cols.tolist() == list(measured_columns(38))
     sess = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
-    assert sess.get_inputs()[0].shape[1] == 33  # the graph has no place for a privileged value
+    assert sess.get_inputs()[0].shape[1] == 34  # the graph has no place for a privileged value
 
     model, venv, _, _ = load_policy(resolve_checkpoint(ckpt), n_envs=2)
     raw, rng = [], np.random.default_rng(0)
@@ -179,9 +181,9 @@ def test_asymmetric_onnx_takes_the_measured_entries_and_matches_sb3(asym_exporte
             if i % 3 == 0:
                 action = np.clip(action + rng.normal(0, 0.5, action.shape), -1, 1)
             obs, _, _, _ = venv.step(action)
-        raw_obs = np.concatenate(raw).astype(np.float32)  # 400 real observations, all 37 entries
+        raw_obs = np.concatenate(raw).astype(np.float32)  # 400 real observations, all 38 entries
         expected, _ = model.predict(venv.normalize_obs(raw_obs), deterministic=True)
-        far = np.full((4, 37), 1e3, np.float32) * np.array([[1], [-1], [0.5], [-3]], np.float32)
+        far = np.full((4, 38), 1e3, np.float32) * np.array([[1], [-1], [0.5], [-3]], np.float32)
         exp_far, _ = model.predict(venv.normalize_obs(far), deterministic=True)
     finally:
         venv.close()
@@ -201,5 +203,5 @@ def test_run_onnx_example_feeds_an_asymmetric_graph_the_measured_entries(asym_ex
     main = runpy.run_path(str(ROOT / "examples" / "run_onnx.py"), run_name="not_main")["main"]
     res = main([str(exported), "--steps", "20"])
     assert 1 <= res["steps"] <= 20
-    assert main.__globals__["input_columns"](read_metadata(exported)).tolist() == list(range(33))
+    assert main.__globals__["input_columns"](read_metadata(exported)).tolist() == list(range(34))
     assert main.__globals__["input_columns"](read_metadata(ROOT / "policies" / "phase2.onnx")).tolist() == list(range(37))

@@ -109,6 +109,37 @@ def test_sensor_noise_and_offsets_touch_only_the_measured_entries() -> None:
     np.testing.assert_allclose(offset, env.randomizer.joint_offset, atol=0.01)
 
 
+def test_observed_heading_has_the_imu_latency_and_its_own_noise() -> None:
+    """heading_error (env.include_heading) is an IMU reading: as old as the up vector and gyro, with the
+    heading noise; without noise it is exactly the true value imu_latency steps ago."""
+    env = BatchedWalkVecEnv(_fixed(imu_latency_steps=[2, 2]), 3, n_threads=1)
+    col = env.base._slices["heading_error"].start
+    env.seed(2)
+    env.reset()
+    rng = np.random.default_rng(0)
+    seen, truth = [], []
+    for _ in range(12):
+        obs, _, dones, _ = env.step(rng.uniform(-0.5, 0.5, (3, 8)).astype(np.float32))
+        assert not dones.any()
+        t = np.zeros_like(obs)
+        env.base.write_observation(t, env._xmat[:, env._root], env._sensordata, env._qpos, env.action,
+                                   env.command, env.phase)
+        seen.append(obs[:, col])
+        truth.append(t[:, col])
+    seen, truth = np.array(seen), np.array(truth)
+    assert truth.std() > 1e-4  # the heading moves
+    np.testing.assert_allclose(seen[2:], truth[:-2], atol=1e-6)
+    noisy = BatchedWalkVecEnv(_fixed(observation_noise=dict(up_vector=0.0, gyro=0.0, joint_pos=0.0, joint_vel=0.0,
+                                                            heading=0.05)), 64, n_threads=1)
+    noisy.seed(3)
+    obs = noisy.reset()
+    t = np.zeros_like(obs)
+    noisy.base.write_observation(t, noisy._xmat[:, noisy._root], noisy._sensordata, noisy._qpos, noisy.action,
+                                 noisy.command, noisy.phase)
+    assert 0.035 < float((obs[:, col] - t[:, col]).std()) < 0.065
+    np.testing.assert_allclose(obs[:, 3:6], t[:, 3:6], atol=1e-6)  # the other IMU entries stay exact
+
+
 def test_lateral_pushes_kick_the_root_sideways_at_their_interval() -> None:
     env = BatchedWalkVecEnv(_fixed(pushes=dict(interval_s=[0.2, 0.2], velocity=[0.4, 0.4], direction="lateral")),
                             1, n_threads=1)

@@ -21,7 +21,7 @@ def make_info(**kw) -> dict:
         "actuator_torque": np.zeros(8), "joint_range_mid": np.zeros(8), "joint_range_half": np.ones(8),
         "gait_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
         "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
-        "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0,
+        "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0, "yaw": 0.0,
     }
     info.update(kw)
     return info
@@ -77,6 +77,13 @@ def test_yaw_rate_charges_the_steady_turn_not_the_raw_gyro():
     assert R.yaw_rate(make_info(root_ang_vel=np.array([0.0, 0.0, 2.0])), P) == 0.0
     assert R.yaw_rate(make_info(yaw_rate_filtered=0.3), P) == pytest.approx(-0.09)
     assert R.yaw_rate(make_info(yaw_rate_filtered=-0.3), P) == pytest.approx(-0.09)
+
+
+def test_heading_charges_the_squared_error_from_the_start_heading():
+    assert R.heading(make_info(), P) == 0.0
+    assert R.heading(make_info(yaw=0.5), P) == pytest.approx(-0.25)
+    assert R.heading(make_info(yaw=-0.5), P) == pytest.approx(-0.25)
+    np.testing.assert_allclose(R.heading({"yaw": np.array([0.0, 0.1, -3.0])}, P), [0.0, -0.01, -9.0])
 
 
 def test_torque_saturation_is_the_saturated_fraction():

@@ -91,7 +91,9 @@ class BatchedWalkVecEnv(VecEnv):
         self._site_xpos, self._torque = sim.bind("site_xpos"), sim.bind("actuator_force")
         s = base.spec_
         rand = cfg.get("randomization")
-        self.randomizer = (DomainRandomizer(rand, sim, base.model, s, base.dt, seed=cfg["training"]["seed"])
+        heading = base._slices.get("heading_error")
+        self.randomizer = (DomainRandomizer(rand, sim, base.model, s, base.dt, seed=cfg["training"]["seed"],
+                                            heading_column=None if heading is None else heading.start)
                            if randomize and rand and rand["enabled"] else None)
         self._root, self._soles, self._joint_adr = s.root_body, s.sole_sites, s.joint_qpos_adr
         self._range_mid = np.broadcast_to(base._range_mid, (n, NUM_JOINTS))

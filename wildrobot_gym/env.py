@@ -15,9 +15,15 @@ Observation (float32; `OBS_LAYOUT` below is the one definition of names, sizes a
     prev_action (8)     the previous action
     command (1)         commanded forward velocity, m/s
     gait_clock (2)      sin and cos of 2 pi * gait phase (phase advances at gait_frequency Hz)
+    heading_error (1)   commanded heading minus the IMU's yaw, wrapped to [-pi, pi), rad; present when
+                        include_heading=True. The episode commands its start heading (the world x axis:
+                        every episode starts facing +x), so this is -yaw. On the robot: the IMU's yaw,
+                        integrated from the gyro and zeroed when walking starts, against the operator's heading
     root_lin_vel (3)    PRIVILEGED: root linear velocity in the body frame, m/s
     root_height (1)     PRIVILEGED: root height, m
     The privileged entries (not measurable on the robot) are present when include_privileged=True.
+    Without a heading the policy cannot tell a slow turn from walking straight: the policies trained
+    without it walked in circles at 9-13 deg/s (docs/results/phase2.md).
 
 Command
     Forward velocity drawn uniformly from ``command_range`` at each reset (default 0.5-0.8 m/s), or
@@ -88,16 +94,17 @@ OBS_LAYOUT: tuple[tuple[str, int, bool], ...] = (
     ("prev_action", NUM_JOINTS, False),
     ("command", 1, False),
     ("gait_clock", 2, False),
+    ("heading_error", 1, False),  # only with include_heading=True
     ("root_lin_vel", 3, True),
     ("root_height", 1, True),
 )
 
 
-def obs_slices(include_privileged: bool = True) -> dict[str, slice]:
-    """Name -> slice of the observation vector."""
+def obs_slices(include_privileged: bool = True, include_heading: bool = False) -> dict[str, slice]:
+    """Name -> slice of the observation vector (the entries present with these flags)."""
     out, i = {}, 0
     for name, size, privileged in OBS_LAYOUT:
-        if privileged and not include_privileged:
+        if (privileged and not include_privileged) or (name == "heading_error" and not include_heading):
             continue
         out[name] = slice(i, i + size)
         i += size
@@ -127,6 +134,7 @@ class WildRobotWalkEnv(gym.Env):
         max_tilt_deg: float = 45.0,
         gait_frequency: float = 1.5,
         include_privileged: bool = True,
+        include_heading: bool = False,
         reset_noise_scale: float = 0.02,
         contact_threshold: float = 1.0,
         yaw_rate_filter_s: float = 1.0,
@@ -150,6 +158,7 @@ class WildRobotWalkEnv(gym.Env):
         self.max_episode_steps = max_episode_steps
         self.gait_frequency = float(gait_frequency)
         self.include_privileged = bool(include_privileged)
+        self.include_heading = bool(include_heading)
         self.reset_noise_scale = float(reset_noise_scale)
         self.render_mode = render_mode
         self._width, self._height = int(width), int(height)
@@ -172,12 +181,14 @@ class WildRobotWalkEnv(gym.Env):
         self.reward_fn = RewardComposer(reward_weights, reward_params)
         self.reward_enabled = bool(reward_enabled)  # False when a phase wrapper computes the reward
 
-        self._slices = obs_slices(self.include_privileged)
+        self._slices = obs_slices(self.include_privileged, self.include_heading)
         obs_dim = max(sl.stop for sl in self._slices.values())
         # _observe writes fixed offsets for speed; they must agree with OBS_LAYOUT.
+        h = int(self.include_heading)
         expected = {"up_vector": slice(0, 3), "gyro": slice(3, 6), "joint_pos": slice(6, 14),
                     "joint_vel": slice(14, 22), "prev_action": slice(22, 30), "command": slice(30, 31),
-                    "gait_clock": slice(31, 33), "root_lin_vel": slice(33, 36), "root_height": slice(36, 37)}
+                    "gait_clock": slice(31, 33), "heading_error": slice(33, 34),
+                    "root_lin_vel": slice(33 + h, 36 + h), "root_height": slice(36 + h, 37 + h)}
         assert all(self._slices[k] == v for k, v in expected.items() if k in self._slices), self._slices
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(NUM_JOINTS,), dtype=np.float32)
@@ -313,9 +324,13 @@ class WildRobotWalkEnv(gym.Env):
         angle = 2.0 * np.pi * np.asarray(phase)
         o[..., 31] = np.sin(angle)
         o[..., 32] = np.cos(angle)
+        i = 33
+        if self.include_heading:  # commanded heading (the start heading, yaw 0) minus yaw
+            o[..., 33] = -np.arctan2(xmat_root[..., 3], xmat_root[..., 0])
+            i = 34
         if self.include_privileged:
-            o[..., 33:36] = sensordata[..., s.root_vel_local]
-            o[..., 36] = qpos[..., 2]
+            o[..., i:i + 3] = sensordata[..., s.root_vel_local]
+            o[..., i + 3] = qpos[..., 2]
         if not math.isfinite(float(o.sum())):
             np.nan_to_num(o, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 

@@ -87,14 +87,15 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
     base = env.unwrapped
     spec = base.spec_
     include_priv = bool(base.include_privileged)
+    include_heading = bool(getattr(base, "include_heading", False))
     layout, i = [], 0
     for name, size, privileged in OBS_LAYOUT:
-        if privileged and not include_priv:
+        if (privileged and not include_priv) or (name == "heading_error" and not include_heading):
             continue
         layout.append({"name": name, "size": int(size), "offset": i, "privileged": bool(privileged)})
         i += size
     if actor_inputs == "measured":
-        inputs = [{**e, "privileged": False} for e in measured_entries(include_priv)]
+        inputs = [{**e, "privileged": False} for e in measured_entries(include_priv, include_heading)]
     elif actor_inputs == "all":
         inputs = [{"name": e["name"], "size": e["size"], "offset": e["offset"], "obs_offset": e["offset"],
                    "privileged": e["privileged"]} for e in layout]
@@ -112,6 +113,7 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
                        "(obs[obs_offset:obs_offset + size] of the env's observation)") if actor_inputs == "measured"
         else "the graph's input: the env's whole observation (observation_layout)",
         "observation_layout": layout, "observation_dim": i, "include_privileged": include_priv,
+        "include_heading": include_heading,
         "privileged_note": "privileged entries are not measurable on the robot (simulation only)" if has_priv else None,
         "normalisation": "inside the graph: feed the raw observation" if vecnorm is not None and bool(vecnorm["norm_obs"])
         else "none", "clip_obs": float(vecnorm["clip_obs"]) if vecnorm is not None else None,

@@ -46,15 +46,15 @@ from torch import nn
 POLICY_NAMES = {"all": "MlpPolicy", "measured": "AsymmetricActorCriticPolicy"}
 
 
-def measured_entries(include_privileged: bool = True) -> list[dict[str, Any]]:
+def measured_entries(include_privileged: bool = True, include_heading: bool = False) -> list[dict[str, Any]]:
     """The measured (non-privileged) entries of the observation, in order: name, size and offset in the
     observation (``obs_offset``) and in the measured vector (``offset``)."""
     from wildrobot_gym.env import OBS_LAYOUT, obs_slices
 
-    slices = obs_slices(include_privileged)
+    slices = obs_slices(include_privileged, include_heading)
     out, i = [], 0
     for name, size, privileged in OBS_LAYOUT:
-        if privileged:
+        if privileged or name not in slices:
             continue
         out.append({"name": name, "size": int(size), "offset": i, "obs_offset": int(slices[name].start)})
         i += size
@@ -66,13 +66,15 @@ def measured_columns(obs_dim: int) -> tuple[int, ...]:
     ValueError when `obs_dim` is not a size of this env's observation."""
     from wildrobot_gym.env import obs_slices
 
-    for include_privileged in (True, False):
-        if obs_dim == max(s.stop for s in obs_slices(include_privileged).values()):
-            return tuple(int(c) for e in measured_entries(include_privileged)
+    # The four layouts (privileged entries or not, heading or not) have four different sizes.
+    flags = [(p, h) for p in (True, False) for h in (True, False)]
+    for include_privileged, include_heading in flags:
+        if obs_dim == max(s.stop for s in obs_slices(include_privileged, include_heading).values()):
+            return tuple(int(c) for e in measured_entries(include_privileged, include_heading)
                          for c in range(e["obs_offset"], e["obs_offset"] + e["size"]))
-    sizes = sorted({max(s.stop for s in obs_slices(p).values()) for p in (True, False)})
+    sizes = sorted(max(s.stop for s in obs_slices(p, h).values()) for p, h in flags)
     raise ValueError(f"asymmetric actor-critic: an observation of {obs_dim} columns is not WildRobotWalk-v0's "
-                     f"(OBS_LAYOUT: {sizes[1]} with the privileged entries, {sizes[0]} without)")
+                     f"(OBS_LAYOUT: {sizes} columns, with or without the privileged entries and the heading)")
 
 
 class AsymmetricMlpExtractor(nn.Module):

@@ -16,12 +16,13 @@ joint_offset                encoder zero offset o_j in U(-x, x) rad: the servo r
                             q = target - o, and the observation sees q + o
 action_latency_steps        k: servo targets applied k control steps late (the policy's own previous
                             action in the observation is not delayed: the robot knows what it sent)
-imu_latency_steps           k: up vector and gyro in the observation k control steps old
+imu_latency_steps           k: up vector, gyro (and the heading, if observed) in the observation k control
+                            steps old
 start_velocity              root linear velocity U(-x, x) m/s per axis at the start
 ==========================  ===============================================================================
 
 and during the episode: Gaussian noise on every measured observation entry (``observation_noise``:
-std of up vector, gyro, joint positions and velocities; the privileged entries the critic reads stay
+std of up vector, gyro, joint positions and velocities, heading; the privileged entries the critic reads stay
 exact), and pushes: every ``pushes.interval_s`` s (drawn anew after each) the root's horizontal
 velocity changes by a kick of ``pushes.velocity`` m/s in a random direction (``direction: lateral``:
 to the robot's left or right). Rewards, terminations
@@ -49,8 +50,10 @@ class DomainRandomizer:
     """Draws and applies `cfg` (a validated ``randomization`` section) to the simulations of `sim`."""
 
     def __init__(self, cfg: Mapping[str, Any], sim: mujoco.batch.Batch, model: mujoco.MjModel, spec: RobotSpec,
-                 control_dt: float, seed: int | None = None) -> None:
+                 control_dt: float, seed: int | None = None, heading_column: int | None = None) -> None:
+        """`heading_column`: the observation's heading_error column (None: not observed)."""
         self.cfg, self.sim, self.dt = cfg, sim, float(control_dt)
+        self.heading_column = heading_column
         n = sim.nsim
         self._dofs = spec.joint_dof_adr
         self._torso = spec.root_body
@@ -73,12 +76,13 @@ class DomainRandomizer:
         self.joint_offset = np.zeros((n, NUM_JOINTS))
         self.next_push = np.zeros(n, dtype=np.int64)
         self._actions = np.zeros((n, _HISTORY, NUM_JOINTS))  # [:, 0] the newest
-        self._imu = np.zeros((n, _HISTORY, 6))
+        self._imu = np.zeros((n, _HISTORY, 6 if heading_column is None else 7))
         self._noise_rng = np.random.default_rng(seed)
         noise = cfg["observation_noise"]
         self._noise_std = np.concatenate([np.full(3, noise["up_vector"]), np.full(3, noise["gyro"]),
                                           np.full(NUM_JOINTS, noise["joint_pos"]),
                                           np.full(NUM_JOINTS, noise["joint_vel"])])
+        self._heading_std = float(noise.get("heading", 0.0))
 
     # ------------------------------------------------------------------ episode start
     def episode_start(self, ids: Sequence[int], rngs: Sequence[np.random.Generator], qvel: np.ndarray) -> None:
@@ -145,14 +149,18 @@ class DomainRandomizer:
 
     def observe(self, obs: np.ndarray, rows: Any, restart: bool) -> None:
         """Turn true measured entries (obs[:, 0:22]: up vector, gyro, joint positions and velocities) of
-        envs `rows` into what the robot reads: IMU latency, encoder offsets, noise."""
-        imu = obs[:, 0:6].copy()
+        envs `rows` into what the robot reads: IMU latency, encoder offsets, noise; the heading too, if observed."""
+        h = self.heading_column
+        imu = obs[:, 0:6].copy() if h is None else np.concatenate([obs[:, 0:6], obs[:, h:h + 1]], axis=1)
         hist = self._imu[rows]
         hist = np.roll(hist, 1, axis=1)
         hist[:, 0] = imu
         if restart:  # no older reading yet: the first one stands for the past
             hist[:] = imu[:, None, :]
         self._imu[rows] = hist
-        obs[:, 0:6] = hist[np.arange(len(hist)), self.imu_latency[rows]]
+        delayed = hist[np.arange(len(hist)), self.imu_latency[rows]]
+        obs[:, 0:6] = delayed[:, 0:6]
         obs[:, 6:14] += self.joint_offset[rows]
         obs[:, 0:22] += self._noise_rng.standard_normal((len(obs), 22)) * self._noise_std
+        if h is not None:
+            obs[:, h] = delayed[:, 6] + self._noise_rng.standard_normal(len(obs)) * self._heading_std

@@ -22,6 +22,8 @@ forward_velocity_bonus   max(0, v)       (backward motion and standing still ear
 orientation              -(roll^2 + pitch^2)                                          <= 0
 vertical_velocity        -v_z^2                                                       <= 0
 angular_velocity         -(w_x^2 + w_y^2)                                             <= 0
+heading                  -yaw^2: the error from the commanded heading (the start       <= 0
+                         heading, yaw 0); the env observes it with include_heading
 yaw_rate                 -lp(w_z)^2: lp = first-order low-pass over yaw_rate_filter_s  <= 0
                          (env argument, 1 s): a steady turn pays, a stride's twist
                          mostly averages out
@@ -92,6 +94,13 @@ def angular_velocity(info: Info, p: Params) -> Value:
     """-(w_x^2 + w_y^2): no rocking about the roll and pitch axes."""
     w = info["root_ang_vel"]
     return -(w[..., 0] ** 2 + w[..., 1] ** 2)
+
+
+def heading(info: Info, p: Params) -> Value:
+    """-yaw^2: the squared heading error, the commanded heading being the episode's start heading (yaw 0).
+
+    Its observation is the env's heading_error (include_heading); a steady turn pays more every second."""
+    return -info["yaw"] ** 2
 
 
 def yaw_rate(info: Info, p: Params) -> Value:
@@ -168,13 +177,13 @@ TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
-        angular_velocity, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
+        angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
         torque_saturation, existential, foot_contact, foot_sliding, foot_air_time,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
-LATER_TERMS: tuple[str, ...] = ("yaw_rate", "torque_saturation")
+LATER_TERMS: tuple[str, ...] = ("heading", "yaw_rate", "torque_saturation")
 
 
 class RewardComposer:

@@ -42,6 +42,7 @@ class EnvSection(Section):
     max_tilt_deg: number(gt=0, le=180) = None       # deg; more is a fall
     gait_frequency: NonNeg = None                   # Hz of the phase clock
     include_privileged: Flag = None
+    include_heading: Flag = None                    # heading_error in the observation (commanded minus IMU yaw)
     reset_noise_scale: NonNeg = None                # rad
     contact_threshold: NonNeg = None                # N
     yaw_rate_filter_s: NonNeg = None                # s, low-pass of the yaw rate the yaw_rate term reads

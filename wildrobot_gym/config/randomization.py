@@ -32,6 +32,7 @@ class ObservationNoise(Section):
     gyro: NonNeg               # rad/s
     joint_pos: NonNeg          # rad (servo encoders)
     joint_vel: NonNeg          # rad/s
+    heading: NonNeg = 0.0      # rad (the IMU's integrated yaw: drift); with env.include_heading only
 
 
 class Pushes(Section):
