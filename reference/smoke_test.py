@@ -1,8 +1,9 @@
 """Micro-train smoke test (seed 000, Phase 2 "Validate Reference Manifold").
 
-Trains the AMP discriminator (the same net, loss, gradient penalty, input noise, normaliser and reference
-sampler as Phase 3: `wildrobot_gym.amp`) to tell Tier 0+ reference transitions from the transitions of a
-real physics rollout of the env, then checks the seed's gates on held-out samples:
+Trains the AMP discriminator (the same net, loss, gradient penalty, input noise, normaliser, frame history
+and reference sampler as Phase 3: `wildrobot_gym.amp`, configs/amp.yaml, ``reference.walking_only``
+included) to tell Tier 0+ reference transitions from the transitions of a real physics rollout of the
+env, then checks the seed's gates on held-out samples:
 
 * discriminator AUC in [0.6, 0.9]   (not saturated, not random)
 * AMP (style) reward variance > 0.05 over the policy samples  (the policy has a landscape to climb)
@@ -109,7 +110,8 @@ def collect_policy_pairs(
     steps: int,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
-    """(Phi(s), Phi(s')) of `steps` env steps; pairs never span a reset (the terminal state is an s')."""
+    """(s, s') feature blocks (the env's history_frames) of `steps` env steps; pairs never span a reset
+    (the terminal state is an s')."""
     d = env.policy_obs_dim
     obs, _ = env.reset(seed=seed)
     s, s2 = [], []
@@ -129,14 +131,16 @@ def collect_policy_pairs(
 
 
 def make_env(env_config: Path | None, cfg: AMPConfig) -> AMPFeatureObservation:
-    """The base env (with the ``env:`` section of a phase config, if given) plus the AMP features."""
+    """The base env (with the ``env:`` section of a phase config, if given) plus the AMP features, with the
+    discriminator's frame history (``discriminator.history_frames``)."""
     from wildrobot_gym.env import WildRobotWalkEnv
 
     kwargs: dict[str, Any] = {}
     if env_config is not None:
         doc = yaml.safe_load(Path(env_config).read_text()) or {}
         kwargs = dict(doc.get("env") or {})
-    return AMPFeatureObservation(WildRobotWalkEnv(**kwargs), cfg.features.lin_vel_mode, cfg.features.lin_vel_clip)
+    return AMPFeatureObservation(WildRobotWalkEnv(**kwargs), cfg.features.lin_vel_mode, cfg.features.lin_vel_clip,
+                                 cfg.discriminator.history_frames)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -162,10 +166,16 @@ def run_smoke_test(
     batch_size: int | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Train a discriminator for `steps` updates; gates on held-out samples. Returns the report."""
+    """Train a discriminator for `steps` updates; gates on held-out samples. Returns the report.
+    `sampler` and the policy blocks must have the config's ``discriminator.history_frames``."""
     th.manual_seed(seed)
     rng = np.random.default_rng(seed)
     sc, dc = cfg.smoke_test, cfg.discriminator
+    width = dc.history_frames * LAYOUT.dim
+    if sampler.history_frames != dc.history_frames or policy_s.shape[-1] != width or policy_s2.shape[-1] != width:
+        raise ValueError(f"smoke test: discriminator.history_frames is {dc.history_frames} ({width} feature columns), "
+                         f"the reference sampler has {sampler.history_frames} frame(s) and the policy blocks "
+                         f"{policy_s.shape[-1]} columns (build both with the config's history_frames)")
     batch = int(batch_size or dc.batch_size)
     n = len(policy_s)
     perm = rng.permutation(n)
@@ -175,7 +185,7 @@ def run_smoke_test(
         raise ValueError(f"smoke test: {n} policy samples leave none for training")
     features_finite = _finite(sampler.features, policy_s, policy_s2)
 
-    space = spaces.Box(-np.inf, np.inf, (LAYOUT.dim,), np.float32)
+    space = spaces.Box(-np.inf, np.inf, (width,), np.float32)
     net = make_discriminator(space, spaces.Box(-1, 1, (1,), np.float32), dc, feature_start=0, drop=drop)
     opt = th.optim.Adam(net.parameters(), lr=dc.learning_rate, weight_decay=dc.weight_decay)
     t_ps, t_ps2 = th.as_tensor(policy_s[tr]), th.as_tensor(policy_s2[tr])
@@ -233,6 +243,8 @@ def run_smoke_test(
         "steps": steps,
         "steps_meaning": STEPS_MEANING,
         "batch_size": batch,
+        "history_frames": dc.history_frames,
+        "reference_segments": sampler.walking_filter,
         "drop": list(drop),
         "eval": {"reference_pairs": int(len(d_real)), "policy_pairs": int(len(d_fake)),
                  "reference_motions": int(len(np.unique(motions)))},
@@ -285,8 +297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if overrides:
         cfg = replace(cfg, smoke_test=replace(sc, **overrides))
     fc = cfg.features
-    sampler = ReferenceSampler.from_dataset(dataset, cfg.reference, lin_vel_mode=fc.lin_vel_mode,
-                                            lin_vel_clip=fc.lin_vel_clip, seed=args.seed)
+    try:
+        sampler = ReferenceSampler.from_dataset(dataset, cfg.reference, lin_vel_mode=fc.lin_vel_mode,
+                                                lin_vel_clip=fc.lin_vel_clip, seed=args.seed,
+                                                history_frames=cfg.discriminator.history_frames, source=str(args.dataset))
+    except ValueError as exc:  # e.g. walking_only and no walking segment: the message names the dataset
+        raise SystemExit(f"smoke_test: {exc}") from None
     env = make_env(args.env_config, cfg)
     if args.policy is not None:
         policy, source = checkpoint_policy(args.policy, env), f"checkpoint:{args.policy}"
@@ -303,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rollout=roll,
         dataset={"path": str(args.dataset), "frames": dataset.num_frames, "segments": dataset.num_segments,
                  "seconds": dataset.total_seconds, "motions": len(sampler.motions),
-                 "transitions": sampler.num_transitions},
+                 "sampled_segments": sampler.num_segments, "transitions": sampler.num_transitions},
         config={"discriminator": asdict(cfg.discriminator), "reference": asdict(cfg.reference)},
     )
     c = report["checks"]

@@ -176,7 +176,13 @@ def test_global_progress_schedule_uses_the_clock() -> None:
 # --- config --------------------------------------------------------------------------------------
 def test_yaml_holds_the_defaults() -> None:
     cfg = amp.load_amp_config()
-    assert cfg == amp.AMPConfig()
+    # The yaml switches on what configs saved before these keys lack (their defaults: the old behaviour).
+    d = amp.AMPConfig()
+    assert cfg == dataclasses.replace(
+        d, discriminator=dataclasses.replace(d.discriminator, history_frames=2),
+        reference=dataclasses.replace(d.reference, walking_only=True))
+    assert (d.discriminator.history_frames, d.reference.walking_only, d.reward.style_scale, d.ramp.gate) == (1, False, 1.0, "auc")
+    assert (cfg.reward.style_scale, cfg.ramp.gate) == (1.0, "auc")
     assert (cfg.ramp.initial, cfg.ramp.ramp_start, cfg.ramp.ramp_end, cfg.ramp.auc_min, cfg.ramp.auc_max) == (0.05, 5000, 50000, 0.60, 0.85)
     assert cfg.discriminator.grad_penalty_weight == 10.0 and cfg.reference.min_motions_per_batch == 3
     assert (cfg.smoke_test.auc_min, cfg.smoke_test.auc_max, cfg.smoke_test.min_reward_variance) == (0.6, 0.9, 0.05)
@@ -192,6 +198,10 @@ def test_yaml_holds_the_defaults() -> None:
         ({"ramp": {"auc_min": 0.9, "auc_max": 0.8}}, r"amp\.ramp: need 0 <= auc_min"),
         ({"reward": {"diversity_weight": 0.1}}, r"diversity_weight"),
         ({"replay": {"fresh_fraction": 2.0}}, r"amp\.replay\.fresh_fraction: expected a number in \[0, 1\]"),
+        ({"ramp": {"gate": "never"}}, r"amp\.ramp\.gate: expected one of \('auc', 'always'\)"),
+        ({"discriminator": {"history_frames": 0}}, r"amp\.discriminator\.history_frames: expected an integer in \[1, 16\]"),
+        ({"reference": {"walking_only": 1}}, r"amp\.reference\.walking_only: expected true/false"),
+        ({"reward": {"style_scale": -1.0}}, r"amp\.reward\.style_scale: expected a number >= 0"),
     ],
 )
 def test_config_errors_name_the_key(doc: dict, match: str) -> None:
@@ -348,7 +358,8 @@ def test_reference_rollout_state_gives_the_same_features_in_the_env() -> None:
 
 # --- training with imitation's trainer -----------------------------------------------------------
 def _tiny_dataset() -> object:
-    recs = [make_records(120, clip=f"walk{i}", seed=i) for i in range(3)]
+    """3 synthetic walks at 0.3 m/s, labelled walking (their clips' speed is 0.3 m/s)."""
+    recs = [{**make_records(120, clip=f"walk{i}", seed=i), "clip_speed": 0.3} for i in range(3)]
     return mine_records(recs, MiningConfig())
 
 
@@ -449,6 +460,7 @@ def test_smoke_test_cli_writes_the_report(tmp_path: Path) -> None:
     assert [h["step"] for h in rep["history"]] == [20, 40, 60]
     assert rep["policy_source"] == "scripted_smooth_random" and rep["rollout"]["steps"] == 200
     assert rep["passed"] == all(rep["checks"].values())
+    assert rep["history_frames"] == 2 and rep["reference_segments"] == "walking"  # configs/amp.yaml's
 
 
 def test_smoke_test_gates() -> None:

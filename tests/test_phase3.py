@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch as th
 import yaml
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the training/
 from reference.miner import MiningConfig, mine_records, write_dataset  # noqa: E402
 from training import evaluate, monitor_training, run_pipeline, train_ppo  # noqa: E402
 from training.common import AMP_FILE, list_checkpoints, load_amp_run_config, load_discriminator, read_state  # noqa: E402
+from wildrobot_gym.amp_features import LAYOUT  # noqa: E402
 
 from test_miner import make_records  # noqa: E402
 from test_training import tiny_config  # noqa: E402
@@ -92,6 +94,40 @@ def test_phase3_writes_amp_scalars_and_checkpoints_with_amp_pt(phase3_run: Path,
     assert steps.tolist() == [128, 256] and all(math.isfinite(v) for v in values)
     assert scalars["amp_pretrain/amp/auc"][0].tolist() == [0]
     assert scalars["curriculum/style_weight"][1].tolist() == pytest.approx([0.5, 1.0])  # seed 002: 1/3, 2/3 of 256
+    # ... and applied: the reward wrapper's style weight is the schedule x reward.style_weight (1.0), and the
+    # weight the style reward is paid at is that x the AUC-gated ramp x reward.style_scale (1.0)
+    assert scalars["amp/style_weight"][1].tolist() == pytest.approx([0.5, 1.0])
+    np.testing.assert_allclose(scalars["amp/effective_style_weight"][1],
+                               scalars["amp/style_weight"][1] * scalars["amp/amp_weight"][1], rtol=1e-6)
+
+
+def test_phase3_with_history_walking_reference_scale_and_no_gate(setup: dict, tmp_path: Path) -> None:
+    """amp.yaml's issue 11 keys through train_ppo (the batched env): 2 history frames, walking segments
+    only, style_scale 2, and the ramp by steps only (gate: always), with the AUC window kept."""
+    recs = [{**make_records(150, clip=f"walk{i}", seed=i), "clip_speed": 0.3} for i in range(3)]  # labelled walking
+    write_dataset(mine_records(recs, MiningConfig()), tmp_path / "walking")
+    doc = {**TINY_AMP, "discriminator": {**TINY_AMP["discriminator"], "history_frames": 2},
+           "reference": {"walking_only": True}, "reward": {"style_scale": 2.0},
+           "ramp": {**TINY_AMP["ramp"], "auc_min": 0.6, "auc_max": 0.85, "gate": "always"}}
+    amp_cfg = tmp_path / "amp_h2.yaml"
+    amp_cfg.write_text(yaml.safe_dump(doc))
+    base = ["--config", str(setup["phase3_config"]), "--init-from", str(setup["phase1e"]), "--amp-config",
+            str(amp_cfg), "--no-progress-bar"]
+    with pytest.raises(SystemExit, match=r"tier0plus has the walking label but 0 walking seconds"):
+        train_ppo.main(base + ["--logdir", str(tmp_path / "refused"), "--amp-dataset", str(setup["dataset"])])
+    logdir = tmp_path / "run"
+    train_ppo.main(base + ["--logdir", str(logdir), "--amp-dataset", str(tmp_path / "walking")])
+    ckpt = list_checkpoints(logdir / "checkpoints")[-1]
+    acfg = load_amp_run_config(None, read_state(ckpt)["amp"]["config"])
+    assert (acfg.discriminator.history_frames, acfg.reference.walking_only, acfg.reward.style_scale, acfg.ramp.gate) == \
+        (2, True, 2.0, "always")
+    disc = th.load(ckpt / AMP_FILE, weights_only=True)["discriminator"]
+    assert disc["mlp.0.weight"].shape[1] == 3 * LAYOUT.dim  # (Phi_t-1, Phi_t, Phi_t+1)
+    scalars = monitor_training.load_scalars(logdir)
+    steps, weight = scalars["amp/amp_weight"]
+    assert steps.tolist() == [128, 256]
+    np.testing.assert_allclose(weight, 0.05 + 0.95 * (steps - 64) / (512 - 64), rtol=1e-6)  # whatever the AUC
+    np.testing.assert_allclose(scalars["amp/effective_style_weight"][1], [0.5, 1.0] * weight * 2.0, rtol=1e-6)
 
 
 def test_phase3_resume_continues_amp_state(phase3_run: Path) -> None:

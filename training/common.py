@@ -434,7 +434,7 @@ def load_discriminator(ckpt: Path | BundleCheckpoint, acfg: Any, obs_dim: int | 
         raise ValueError(f"{path}: not a weights-only tensor file ({str(e).strip().splitlines()[0]})") from None
     schedule = FeatureSchedule.from_config(acfg.features)
     schedule.load_state_dict(state["feature_schedule"])
-    space = spaces.Box(-np.inf, np.inf, (obs_dim or LAYOUT.dim,), np.float32)
+    space = spaces.Box(-np.inf, np.inf, (obs_dim or acfg.discriminator.history_frames * LAYOUT.dim,), np.float32)
     net = make_discriminator(space, spaces.Box(-1, 1, (1,), np.float32), acfg.discriminator, 0, schedule.drop)
     net.load_state_dict(state["discriminator"])
     net.eval()

@@ -134,9 +134,11 @@ def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
     if cfg["phase"] == "3":
         from wildrobot_gym.amp import AMPFeatureObservation, StripAMPFeatures
 
-        fc = load_amp_run_config(None, (state.get("amp") or {}).get("config") or {}).features
+        acfg = load_amp_run_config(None, (state.get("amp") or {}).get("config") or {})
+        fc, hist = acfg.features, acfg.discriminator.history_frames
         base = DummyVecEnv([lambda: wrap(AMPFeatureObservation(make_phase_env(cfg, render_mode=render_mode),
-                                                               fc.lin_vel_mode, fc.lin_vel_clip)) for _ in range(n_envs)])
+                                                               fc.lin_vel_mode, fc.lin_vel_clip, hist))
+                            for _ in range(n_envs)])
         pdim = int(base.get_attr("policy_obs_dim", [0])[0])
         venv = StripAMPFeatures(TransitionRecorder(base, pdim), pdim)
     else:

@@ -235,7 +235,9 @@ def run_smoke_test(dataset: Path, policy: Path, env_config: Path, amp_config: Pa
     acfg = load_amp_run_config(amp_config)
     ds = load_dataset(dataset)
     fc = acfg.features
-    sampler = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip, seed=0)
+    sampler = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip,
+                                            seed=0, history_frames=acfg.discriminator.history_frames,
+                                            source=str(dataset))
     env = st.make_env(env_config, acfg)
     try:
         ps, ps2, roll = st.collect_policy_pairs(env, st.checkpoint_policy(policy, env), acfg.smoke_test.policy_steps, 0)

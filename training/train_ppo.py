@@ -23,7 +23,9 @@ load the AMP config (configs/amp.yaml, or the run's own on --resume) and the Tie
 normalisation -> the discriminator pretrained offline (``phase3.pretrain_updates`` updates; real: the
 dataset, fake: a stochastic rollout of the starting policy) -> joint training -> checkpoints with
 ``amp.pt`` (discriminator, optimiser, ramp, feature stage, step clock) so that --resume continues.
-Total reward: task_weight x task + style_weight x (seed 002 schedule 0.1 / 0.5 / 1.0) x AMP ramp x style.
+Total reward: task_weight x task + (seed 002 schedule 0.1 / 0.5 / 1.0) x style_weight x AMP ramp x style_scale
+x min(style, style_reward_clip): the schedule (phase3.yaml ``amp``, by the fraction of total_timesteps done)
+and the AUC-gated ramp (amp.yaml ``ramp``) multiply (`wildrobot_gym.amp.AMPRewardVecEnvWrapper`).
 TensorBoard: PPO's and the episode scalars as in Phases 1E/2, plus ``amp/*`` once per round and
 ``amp_pretrain/*`` at step 0, all on the env step axis; ``imitation/progress.csv`` has imitation's log.
 """
@@ -315,13 +317,19 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         dataset = load_dataset(dataset_dir)
     except ValueError as e:
         raise SystemExit(f"AMP dataset {dataset_dir}: {e}") from None
-    fc = acfg.features
-    ref = ReferenceSampler.from_dataset(dataset, acfg.reference, lin_vel_mode=fc.lin_vel_mode,
-                                        lin_vel_clip=fc.lin_vel_clip, seed=t["seed"])
-    print(f"phase 3 (AMP): {dataset_dir}: {dataset.total_seconds:.1f} s Tier 0+, {dataset.num_segments} segments, "
-          f"{len(ref.motions)} motions, {ref.num_transitions} transitions")
+    fc, hist = acfg.features, acfg.discriminator.history_frames
+    try:
+        ref = ReferenceSampler.from_dataset(dataset, acfg.reference, lin_vel_mode=fc.lin_vel_mode,
+                                            lin_vel_clip=fc.lin_vel_clip, seed=t["seed"], history_frames=hist,
+                                            source=str(dataset_dir))
+    except ValueError as e:  # e.g. walking_only with no walking segment: the message names the dataset
+        raise SystemExit(f"AMP reference: {e}") from None
+    print(f"phase 3 (AMP): {dataset_dir}: {dataset.total_seconds:.1f} s Tier 0+, {dataset.num_segments} segments "
+          f"({ref.num_segments} sampled: {ref.walking_filter}), {len(ref.motions)} motions, {ref.num_transitions} "
+          f"transitions of {hist} history frame(s)")
 
-    raw = make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"], amp_features=(fc.lin_vel_mode, fc.lin_vel_clip))
+    # (lin_vel_mode, lin_vel_clip, history_frames): the envs' feature blocks match the discriminator's input
+    raw = make_vec_env(cfg, t["n_envs"], t["n_workers"], t["start_method"], amp_features=(fc.lin_vel_mode, fc.lin_vel_clip, hist))
     tb_logger = None
     try:
         pdim = int(raw.get_attr("policy_obs_dim", [0])[0])
@@ -369,10 +377,11 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         def amp_files() -> dict:
             return {AMP_FILE: lambda path: th.save(trainer.amp_state_dict(), path)}
 
-        def set_style_weight(w: float) -> None:  # seed 002's schedule x amp.yaml's style_weight
+        def set_style_weight(w: float) -> None:  # seed 002's schedule x amp.yaml's style_weight (x the ramp, in the wrapper)
             trainer.reward_wrapper.style_weight = w * acfg.reward.style_weight
 
         amp_sec = cfg["amp"]
+        trainer.reward_wrapper.style_clip = float(amp_sec["style_reward_clip"])  # seed 002's style reward clipping
         trainer.add_gen_callback(EpisodeStatsCallback(print_every=args.log_every))
         trainer.add_gen_callback(TorchThreadsCallback(t["torch_threads"]))  # the update and discriminator: all cores
         trainer.add_gen_callback(StyleScheduleCallback(amp_sec["style_weights"], amp_sec["schedule_boundaries"],
@@ -390,7 +399,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         def end_of_round(_round: int) -> None:
             m = dict(trainer.last_metrics)
             m["amp/style_weight"] = trainer.reward_wrapper.style_weight
-            m["amp/effective_style_weight"] = trainer.reward_wrapper.style_weight * trainer.reward_wrapper.amp_weight
+            m["amp/effective_style_weight"] = trainer.reward_wrapper.effective_style_weight  # schedule x weight x ramp x scale
             log_amp_metrics(model, m)
 
         round_steps = trainer.gen_train_timesteps

@@ -31,11 +31,23 @@ Mirroring (left-right reflection through the sagittal x-z plane, used for augmen
 `wildrobot_gym.robot.mirror_joints`; a reflection y -> -y negates the lateral component of a
 polar vector, v' = (vx, -vy, vz), and the roll and yaw components of an axial vector (angular
 velocity), w' = (-wx, wy, -wz); left/right pads and feet swap. Mirroring twice is the identity.
+
+Frame history (``discriminator.history_frames`` = H of configs/amp.yaml). The per-frame layout above
+(and so `FEATURE_VERSION` and every dataset) does not depend on H; H only stacks frames:
+
+* a **history block** is the last H frames, newest first: [Phi_t | Phi_{t-1} | ... | Phi_{t-H+1}]
+  (H x LAYOUT.dim columns; its first LAYOUT.dim columns are the current frame, as with H = 1). The
+  policy side carries it in the observation (`push_frame`: AMPFeatureObservation and the batched env;
+  at an episode start every slot holds the first frame, so a block never reaches across a reset); the
+  reference side gathers it from consecutive frames of one segment (`history_block`).
+* the discriminator's input of a transition (block(s), block(s')) is (Phi_{t-H+1}, ..., Phi_t,
+  Phi_{t+1}), oldest first: `transition_frames`, the ONE definition both sides (real and fake) go
+  through. H = 1 gives (Phi(s), Phi(s')).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -258,3 +270,53 @@ def mirror_features(features: np.ndarray, layout: FeatureLayout = LAYOUT) -> np.
             f[..., s] = block[..., _FOOT_MIRROR]
         # root_height is symmetric
     return f
+
+
+# ------------------------------------------------------------------------------------------------
+# Frame history (module docstring): blocks of the last H frames, newest first
+# ------------------------------------------------------------------------------------------------
+def push_frame(block: np.ndarray, frame: np.ndarray, restart: bool | np.ndarray) -> np.ndarray:
+    """The history block one step later (policy side): `frame` (..., D) becomes the newest of `block`
+    (..., H D) and the oldest frame leaves; where `restart` (a bool, or one per row) the frame starts
+    an episode and fills every slot (the first frame repeated). Returns a new array."""
+    block = np.asarray(block)
+    frame = np.asarray(frame, dtype=block.dtype)
+    d = frame.shape[-1]
+    if d == 0 or block.shape[-1] % d or block.shape[:-1] != frame.shape[:-1]:
+        raise ValueError(f"push_frame: block {block.shape} is not a stack of frames {frame.shape}")
+    h = block.shape[-1] // d
+    shifted = np.concatenate([frame, block[..., : (h - 1) * d]], axis=-1)
+    restart = np.asarray(restart, dtype=bool)
+    if restart.ndim == 0:
+        return np.tile(frame, h) if restart else shifted
+    return np.where(restart[..., None], np.tile(frame, h), shifted)
+
+
+def history_block(features: np.ndarray, rows: np.ndarray, history_frames: int) -> np.ndarray:
+    """History blocks (n, H D) of frames `rows` of a (F, D) frame array (reference side): rows t, t - 1,
+    ..., t - H + 1, newest first. The caller keeps them inside one segment (`ReferenceSampler` samples
+    only rows with H - 1 predecessors in their segment)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    idx = rows[:, None] - np.arange(int(history_frames))[None, :]
+    if len(rows) and idx.min() < 0:
+        bad = int(rows[idx.min(axis=1).argmin()])
+        raise ValueError(f"history_block: row {bad} has fewer than {history_frames - 1} predecessors")
+    return np.asarray(features)[idx].reshape(len(rows), -1)
+
+
+def transition_frames(state: np.ndarray | Any, next_state: np.ndarray | Any, history_frames: int) -> np.ndarray | Any:
+    """The discriminator's frames of transitions (..., H + 1, D), oldest first: (Phi_{t-H+1}, ...,
+    Phi_t, Phi_{t+1}) from the history blocks (..., H D) of s and s' (the newest frame of s' is
+    Phi_{t+1}). numpy arrays or torch tensors. The one definition for real and fake samples."""
+    h = int(history_frames)
+    if h < 1 or state.shape[-1] % h or next_state.shape[-1] != state.shape[-1]:
+        raise ValueError(f"transition_frames: blocks {tuple(state.shape)} / {tuple(next_state.shape)} are not "
+                         f"{h} frames each")
+    d = state.shape[-1] // h
+    past = state.reshape(*state.shape[:-1], h, d)[..., list(range(h - 1, -1, -1)), :]  # oldest first
+    newest = next_state[..., None, :d]
+    if isinstance(state, np.ndarray):
+        return np.concatenate([past, newest], axis=-2)
+    import torch  # torch tensors: the discriminator's side
+
+    return torch.cat([past, newest], dim=-2)

@@ -24,9 +24,10 @@ during the episode (`wildrobot_gym.randomization`).
 (domain randomisation) go through `model_field`, `mujoco.batch.Batch.expand`'s per-simulation values.
 
 Phase 3: the reward is `StyleRewardWrapper`'s (task_weight x the Phase 2 reward; the discriminator's
-style term is added above, on the VecEnv side), and with ``amp_features=(lin_vel_mode, lin_vel_clip)``
-every observation carries the AMP features after the policy's columns, as `AMPFeatureObservation` does
-per env: ``[obs | Phi(state)]``, ``policy_obs_dim`` the split point, computed for the whole batch by
+style term is added above, on the VecEnv side), and with ``amp_features=(lin_vel_mode, lin_vel_clip[,
+history_frames])`` every observation carries the AMP features after the policy's columns, as
+`AMPFeatureObservation` does per env: ``[obs | Phi_t ... Phi_{t-H+1}]`` (H = history_frames, default 1;
+the same `push_frame`), ``policy_obs_dim`` the split point, computed for the whole batch by
 `wildrobot_gym.amp_features.compute_features`.
 """
 from __future__ import annotations
@@ -42,7 +43,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
-from wildrobot_gym.amp_features import LAYOUT, compute_features
+from wildrobot_gym.amp_features import LAYOUT, compute_features, push_frame
 from wildrobot_gym.env import WildRobotWalkEnv
 from wildrobot_gym.episode_stats import EpisodeStats
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker, trouble_warnings
@@ -59,13 +60,14 @@ class BatchedWalkVecEnv(VecEnv):
     :param cfg: the phase config (its ``env``, ``reward_weights`` and ``reward_params``)
     :param n_envs: number of simulations
     :param n_threads: physics threads (0: one per CPU core)
-    :param amp_features: (lin_vel_mode, lin_vel_clip): append the AMP features to the observations
+    :param amp_features: (lin_vel_mode, lin_vel_clip[, history_frames]): append the AMP features (the last
+        history_frames frames, newest first) to the observations
     :param randomize: apply the config's ``randomization`` section when it is enabled
         (`wildrobot_gym.randomization`); False: the nominal robot
     """
 
     def __init__(self, cfg: Mapping[str, Any], n_envs: int, n_threads: int = 0,
-                 amp_features: tuple[str, float] | None = None, randomize: bool = True) -> None:
+                 amp_features: tuple[str, float] | tuple[str, float, int] | None = None, randomize: bool = True) -> None:
         if int(n_envs) < 1:
             raise ValueError(f"n_envs: expected a positive integer, got {n_envs!r}")
         weights, params = dict(cfg["reward_weights"]), dict(cfg.get("reward_params") or {})
@@ -110,7 +112,10 @@ class BatchedWalkVecEnv(VecEnv):
         self.amp_features = amp_features
         obs_space = base.observation_space
         if amp_features is not None:
-            obs_space = spaces.Box(-np.inf, np.inf, (self.policy_obs_dim + LAYOUT.dim,), np.float32)
+            self.history_frames = int(amp_features[2]) if len(amp_features) > 2 else 1
+            if self.history_frames < 1:
+                raise ValueError(f"amp_features: history_frames must be >= 1, got {amp_features[2]!r}")
+            obs_space = spaces.Box(-np.inf, np.inf, (self.policy_obs_dim + self.history_frames * LAYOUT.dim,), np.float32)
             self._prev_foot_height = np.zeros((n, 2))
         self._obs = np.zeros((n, *obs_space.shape), dtype=np.float32)
         self._actions = self.action
@@ -285,7 +290,8 @@ class BatchedWalkVecEnv(VecEnv):
         fh = info["foot_height"]
         fz = np.zeros_like(fh) if restart else (fh - self._prev_foot_height[rows]) * (1.0 / float(self.base.dt))
         self._prev_foot_height[rows] = fh
-        mode, clip = self.amp_features
+        mode, clip = self.amp_features[:2]
         f = compute_features(self._qpos[rows], self._qvel[rows], info["pad_contact"], fh, fz,
                              lin_vel_mode=mode, lin_vel_clip=clip)
-        obs[:, d:] = np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
+        # The history block: `obs` holds the envs' previous block (a step writes into self._obs), a restart fills it.
+        obs[:, d:] = push_frame(obs[:, d:], np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0), restart)

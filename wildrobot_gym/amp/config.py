@@ -21,6 +21,8 @@ DEFAULT_AMP_CONFIG = CONFIG_DIR / "amp.yaml"
 #: The seed's "contacts": the flags and their continuous proxies (dropped / reintroduced together).
 CONTACT_COMPONENTS: tuple[str, ...] = ("foot_contact", "foot_height", "foot_z_vel")
 HEIGHT_COMPONENTS: tuple[str, ...] = ("root_height",)
+#: ``ramp.gate``: "auc" advances the ramp only while the discriminator is healthy (seed 000), "always" by steps only.
+RAMP_GATES: tuple[str, ...] = ("auc", "always")
 
 
 # Pydantic dataclasses: attribute access, positional construction, `dataclasses.asdict` / `replace`, equality
@@ -54,6 +56,9 @@ class DiscriminatorConfig:
     input_noise_std: _NonNeg = 0.05
     norm_clip: _Pos = 5.0
     norm_eps: _Pos = 1e-5
+    # Frames of history: D sees (Phi_{t-H+1}, ..., Phi_t, Phi_{t+1}); 1 = the AMP paper's (s, s') pair, the
+    # default of configs saved before the key (amp_features module docstring, "Frame history").
+    history_frames: integer("an integer in [1, 16]", ge=1, le=16) = 1
 
     @field_validator("activation")
     @classmethod
@@ -79,6 +84,9 @@ class ReferenceConfig:
     min_motions_per_batch: _NonNegInt = 3
     mirror_prob: _Unit = 0.0
     weight_by_length: _Flag = True
+    # Sample only segments labelled walking (`segment_walking`, reference.miner step 6) when the dataset has
+    # the label; False (configs saved before the key): every segment.
+    walking_only: _Flag = False
 
 
 @_config
@@ -122,16 +130,18 @@ class FeaturesConfig:
 
 @_config
 class RewardConfig:
-    """total = task_weight * task + style_weight * amp_weight * style."""
+    """total = task_weight * task + style_weight * amp_weight * style_scale * style (`AMPRewardVecEnvWrapper`;
+    Phase 3 multiplies style_weight by seed 002's schedule)."""
 
     task_weight: _NonNeg = 1.0
     style_weight: _NonNeg = 1.0
+    style_scale: _NonNeg = 1.0  # multiplies the (clipped) style reward; 1.0: as before the key
     diversity_weight: real("0 (no diversity bonus is implemented)", ge=0, le=0) = 0.0
 
 
 @_config
 class RampConfig:
-    """AMP weight ramp and its discriminator-health gate (seed 000)."""
+    """AMP weight ramp and its discriminator-health gate (seed 000); ``gate: always`` ignores the gate."""
 
     initial: _NonNeg = 0.05
     final: _NonNeg = 1.0
@@ -140,6 +150,7 @@ class RampConfig:
     auc_min: _Unit = 0.60
     auc_max: _Unit = 0.85
     max_abs_logit: _Pos = 5.0
+    gate: one_of(*RAMP_GATES) = "auc"  # auc: the health gate above; always: ramp by steps only
 
     @model_validator(mode="after")
     def _ordered(self) -> "RampConfig":

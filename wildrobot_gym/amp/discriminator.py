@@ -1,5 +1,8 @@
 """The AMP discriminator D(s, s') (an imitation `RewardNet`), its input normaliser and the style reward.
 
+With ``history_frames`` H > 1 the feature columns of an observation are a history block of H frames and
+D judges (Phi_{t-H+1}, ..., Phi_t, Phi_{t+1}) (`wildrobot_gym.amp_features.transition_frames`).
+
 Loss and update: `wildrobot_gym.amp.losses`; the equations are in the package docstring."""
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import torch as th
 from imitation.rewards import reward_nets
 from torch import nn
 
-from wildrobot_gym.amp_features import LAYOUT, FeatureLayout
+from wildrobot_gym.amp_features import LAYOUT, FeatureLayout, transition_frames
 
 if TYPE_CHECKING:  # amp.config imports this module (for _ACTIVATIONS)
     from wildrobot_gym.amp.config import DiscriminatorConfig
@@ -51,10 +54,12 @@ class RunningNorm(nn.Module):
 class AMPDiscriminatorNet(reward_nets.RewardNet):
     """D(s, s') over AMP feature pairs: a `RewardNet` whose output is the discriminator's logit.
 
-    Reads only the feature columns ``[feature_start, feature_start + layout.dim)`` of the
-    observations; ignores action and done. Inputs are normalised inside the net (`normalizer`, updated
-    by the trainer from real + fake batches, not by forward) and masked by the feature stage
-    (`set_drop`): dropped components are zeros, so the input size never changes when a stage changes.
+    Reads only the feature columns ``[feature_start, feature_start + history_frames * layout.dim)`` of
+    the observations (a history block, newest frame first; one frame when history_frames = 1); ignores
+    action and done. The MLP sees the H + 1 frames of `transition_frames`, oldest first, each
+    normalised by the same per-component `normalizer` (updated by the trainer from real + fake
+    batches, not by forward) and masked by the feature stage (`set_drop`): dropped components are
+    zeros, so the input size never changes when a stage changes. H = 1: [n(Phi(s)) m, n(Phi(s')) m].
     """
 
     def __init__(
@@ -69,17 +74,23 @@ class AMPDiscriminatorNet(reward_nets.RewardNet):
         drop: Iterable[str] = (),
         norm_clip: float = 5.0,
         norm_eps: float = 1e-5,
+        history_frames: int = 1,
     ) -> None:
         super().__init__(observation_space, action_space, normalize_images=False)
-        if observation_space.shape is None or observation_space.shape[-1] < feature_start + layout.dim:
-            raise ValueError(f"observation space {observation_space} has no feature columns at {feature_start}:+{layout.dim}")
+        self.history_frames = int(history_frames)
+        if self.history_frames < 1:
+            raise ValueError(f"history_frames must be >= 1, got {history_frames}")
+        width = self.history_frames * layout.dim
+        if observation_space.shape is None or observation_space.shape[-1] < feature_start + width:
+            raise ValueError(f"observation space {observation_space} has no feature columns at {feature_start}:+{width} "
+                             f"({self.history_frames} frame(s) of {layout.dim})")
         self.layout = layout
-        self.feature_slice = slice(int(feature_start), int(feature_start) + layout.dim)
+        self.feature_slice = slice(int(feature_start), int(feature_start) + width)
         self.normalizer = RunningNorm(layout.dim, norm_eps, norm_clip)
         self.register_buffer("mask", th.ones(layout.dim))
         act = _ACTIVATIONS[activation]
         layers: list[nn.Module] = []
-        width = 2 * layout.dim
+        width = (self.history_frames + 1) * layout.dim
         for h in hidden_sizes:
             layers += [nn.Linear(width, int(h)), act()]
             width = int(h)
@@ -98,23 +109,22 @@ class AMPDiscriminatorNet(reward_nets.RewardNet):
         self.drop = drop
 
     def features(self, obs: th.Tensor) -> th.Tensor:
-        """The raw feature columns of (N, obs_dim) observations."""
+        """The raw feature columns (the history block, (N, H dim)) of (N, obs_dim) observations."""
         return obs[..., self.feature_slice]
 
     def update_normalizer(self, *obs: th.Tensor) -> None:
-        """Update the running statistics from observation batches (real and fake, s and s')."""
+        """Update the running statistics from observation batches (real and fake, s and s'), every frame."""
         for o in obs:
             self.normalizer.update(self.features(o))
 
     def disc_input(self, state: th.Tensor, next_state: th.Tensor) -> th.Tensor:
-        """The MLP's input: normalised, masked features of s and s', concatenated."""
-        fs = self.normalizer(self.features(state).float()) * self.mask
-        fn = self.normalizer(self.features(next_state).float()) * self.mask
-        return th.cat([fs, fn], dim=-1)
+        """The MLP's input ((H + 1) dim,): the normalised, masked frames of `transition_frames`."""
+        x = transition_frames(self.features(state).float(), self.features(next_state).float(), self.history_frames)
+        return (self.normalizer(x) * self.mask).flatten(-2)
 
     def input_mask(self) -> th.Tensor:
-        """(2 dim,) mask of the MLP input (kept columns of s and s')."""
-        return th.cat([self.mask, self.mask])
+        """((H + 1) dim,) mask of the MLP input (the kept columns of every frame)."""
+        return self.mask.repeat(self.history_frames + 1)
 
     def head(self, x: th.Tensor) -> th.Tensor:
         """Logits (N,) of an MLP input (N, 2 dim)."""
@@ -154,8 +164,9 @@ def make_discriminator(
     feature_start: int = 0,
     drop: Iterable[str] = (),
 ) -> AMPDiscriminatorNet:
-    """An `AMPDiscriminatorNet` with the config's architecture and normaliser."""
+    """An `AMPDiscriminatorNet` with the config's architecture, normaliser and frame history."""
     return AMPDiscriminatorNet(
         observation_space, action_space, feature_start=feature_start, hidden_sizes=cfg.hidden_sizes,
         activation=cfg.activation, drop=drop, norm_clip=cfg.norm_clip, norm_eps=cfg.norm_eps,
+        history_frames=cfg.history_frames,
     )

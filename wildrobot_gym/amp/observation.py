@@ -1,6 +1,7 @@
 """How the AMP features travel through the VecEnv: computed in each env (`AMPFeatureObservation`,
-obs = [policy obs | Phi]) and hidden from the policy again above imitation's recorder (`StripAMPFeatures`).
-The stack is drawn in the package docstring (`wildrobot_gym.amp`)."""
+obs = [policy obs | Phi_t ... Phi_{t-H+1}], the history block of `discriminator.history_frames` frames) and
+hidden from the policy again above imitation's recorder (`StripAMPFeatures`). The stack is drawn in the
+package docstring (`wildrobot_gym.amp`)."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -10,7 +11,7 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from wildrobot_gym.amp_features import LAYOUT, compute_features
+from wildrobot_gym.amp_features import LAYOUT, compute_features, push_frame
 
 
 def features_from_env(
@@ -38,24 +39,32 @@ def features_from_env(
 
 
 class AMPFeatureObservation(gym.Wrapper):
-    """Appends the full-layout AMP features to the observation: obs' = [obs | Phi(state)].
+    """Appends the full-layout AMP features of the last `history_frames` states to the observation:
+    obs' = [obs | Phi_t | Phi_{t-1} | ... | Phi_{t-H+1}] (`push_frame`: newest first, the first frame
+    repeated at an episode start; H = 1: [obs | Phi(state)]).
 
     Runs inside each env (worker) process. `StripAMPFeatures` removes the columns again above
     imitation's recorder, so the policy never sees them. ``policy_obs_dim`` is the split point.
     """
 
-    def __init__(self, env: gym.Env, lin_vel_mode: str = "clip", lin_vel_clip: float = 1.5) -> None:
+    def __init__(self, env: gym.Env, lin_vel_mode: str = "clip", lin_vel_clip: float = 1.5,
+                 history_frames: int = 1) -> None:
         super().__init__(env)
         space = env.observation_space
         if not isinstance(space, spaces.Box) or len(space.shape) != 1:
             raise ValueError(f"AMPFeatureObservation needs a 1-D Box observation space, got {space}")
+        if int(history_frames) < 1:
+            raise ValueError(f"AMPFeatureObservation: history_frames must be >= 1, got {history_frames}")
         self.policy_obs_dim = int(space.shape[0])
         self.lin_vel_mode, self.lin_vel_clip = lin_vel_mode, float(lin_vel_clip)
+        self.history_frames = int(history_frames)
         self.fps = 1.0 / float(env.unwrapped.dt)
-        low = np.concatenate([space.low, np.full(LAYOUT.dim, -np.inf)]).astype(np.float32)
-        high = np.concatenate([space.high, np.full(LAYOUT.dim, np.inf)]).astype(np.float32)
+        width = self.history_frames * LAYOUT.dim
+        low = np.concatenate([space.low, np.full(width, -np.inf)]).astype(np.float32)
+        high = np.concatenate([space.high, np.full(width, np.inf)]).astype(np.float32)
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self._prev_foot_height = np.zeros(2)
+        self._block = np.zeros(width, dtype=np.float32)
 
     def _features(self, info: Mapping[str, Any], restart: bool) -> np.ndarray:
         fh = np.asarray(info["foot_height"], dtype=np.float64)
@@ -65,12 +74,13 @@ class AMPFeatureObservation(gym.Wrapper):
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
-        return np.concatenate([obs, self._features(info, True)]).astype(np.float32), info
+        self._block = push_frame(self._block, self._features(info, True), restart=True)
+        return np.concatenate([obs, self._block]).astype(np.float32), info
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        feats = self._features(info, False)
-        return np.concatenate([obs, feats]).astype(np.float32), reward, terminated, truncated, info
+        self._block = push_frame(self._block, self._features(info, False), restart=False)
+        return np.concatenate([obs, self._block]).astype(np.float32), reward, terminated, truncated, info
 
 
 class StripAMPFeatures(VecEnvWrapper):

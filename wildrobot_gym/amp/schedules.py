@@ -17,8 +17,10 @@ from wildrobot_gym.amp_features import LAYOUT, FeatureLayout
 class AMPWeightRamp:
     """AMP weight: `initial` until `ramp_start`, then linear to `final` over ramp_end - ramp_start
     steps of *open gate*. The steps between two updates count only if the gate is open at the second
-    (AUC in [auc_min, auc_max] and max |logit| < max_abs_logit); a closed gate holds the weight (it
-    never decreases). With the gate open all along this is the seed's 5K -> 50K ramp."""
+    (``gate: auc``: AUC in [auc_min, auc_max] and max |logit| < max_abs_logit, both from the config); a
+    closed gate holds the weight (it never decreases). ``gate: always`` keeps the gate open whatever the
+    discriminator does: the ramp then follows the steps only. With the gate open all along this is the
+    seed's 5K -> 50K ramp."""
 
     def __init__(self, cfg: RampConfig = RampConfig()) -> None:
         self.cfg = cfg
@@ -28,6 +30,8 @@ class AMPWeightRamp:
 
     def gate(self, auc: float, max_abs_logit: float) -> bool:
         c = self.cfg
+        if c.gate == "always":
+            return True
         return bool(math.isfinite(auc) and c.auc_min <= auc <= c.auc_max and math.isfinite(max_abs_logit)
                     and max_abs_logit < c.max_abs_logit)
 

@@ -62,9 +62,10 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         Args:
             venv: VecEnv of `AMPFeatureObservation`-wrapped envs.
             gen_algo: the generator (PPO), built on the policy-only observation space.
-            reference: real (s, s') feature pairs.
+            reference: real (s, s') feature blocks; its history_frames must be the config's
+                (``discriminator.history_frames``), as must the envs' (`AMPFeatureObservation`).
             config: configs/amp.yaml.
-            policy_obs_dim: split point of the observation (default: obs dim - LAYOUT.dim).
+            policy_obs_dim: split point of the observation (default: obs dim - history_frames x LAYOUT.dim).
             reward_net: a discriminator (default: `make_discriminator` from the config).
             policy_venv_fn: wraps the policy-side VecEnv (e.g. VecNormalize) before PPO sees it.
             gen_callbacks: SB3 callbacks run inside every round's learn().
@@ -73,9 +74,17 @@ class AMPTrainer(adv_common.AdversarialTrainer):
             kwargs: passed to imitation's AdversarialTrainer (custom_logger, log_dir, ...).
         """
         obs_dim = int(venv.observation_space.shape[0])
-        self.policy_obs_dim = int(policy_obs_dim if policy_obs_dim is not None else obs_dim - LAYOUT.dim)
-        self.amp_config = config
         dcfg = config.discriminator
+        self.feature_dim = dcfg.history_frames * LAYOUT.dim  # the observation's feature block
+        self.policy_obs_dim = int(policy_obs_dim if policy_obs_dim is not None else obs_dim - self.feature_dim)
+        if self.policy_obs_dim < 0 or obs_dim != self.policy_obs_dim + self.feature_dim:
+            raise ValueError(f"AMPTrainer: observations have {obs_dim} columns, expected policy_obs_dim + "
+                             f"{dcfg.history_frames} x {LAYOUT.dim} feature columns (discriminator.history_frames "
+                             f"{dcfg.history_frames}: build the envs with the same history_frames)")
+        if getattr(reference, "history_frames", 1) != dcfg.history_frames:
+            raise ValueError(f"AMPTrainer: the reference sampler has history_frames {reference.history_frames}, "
+                             f"discriminator.history_frames is {dcfg.history_frames}")
+        self.amp_config = config
         self.feature_schedule = FeatureSchedule.from_config(config.features)
         if reward_net is None:
             reward_net = make_discriminator(venv.observation_space, venv.action_space, dcfg, self.policy_obs_dim,
@@ -86,7 +95,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         self.reference = reference
         self.ramp = AMPWeightRamp(config.ramp)
         self.clock = StepClock()
-        self.replay = PolicyReplay(config.replay.capacity)
+        self.replay = PolicyReplay(config.replay.capacity, self.feature_dim)
         self._fresh: tuple[np.ndarray, np.ndarray] | None = None
         self._rng = np.random.default_rng(seed)
         self.last_metrics: dict[str, float] = {}
@@ -121,7 +130,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         rc = config.reward
         self.reward_wrapper = AMPRewardVecEnvWrapper(
             self.venv_buffering, self.reward_train.predict_processed, task_weight=rc.task_weight,
-            style_weight=rc.style_weight, amp_weight=self.ramp.weight,
+            style_weight=rc.style_weight, amp_weight=self.ramp.weight, style_scale=rc.style_scale,
         )
         self.venv_wrapped = self.reward_wrapper
         self.venv_policy = StripAMPFeatures(self.reward_wrapper, self.policy_obs_dim)
@@ -163,7 +172,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
     def _obs_rows(self, feats: np.ndarray) -> np.ndarray:
         """Observations [zeros | features]: the discriminator reads only the feature columns."""
         obs = np.zeros((len(feats), self.venv.observation_space.shape[0]), dtype=np.float32)
-        obs[:, self.policy_obs_dim:self.policy_obs_dim + LAYOUT.dim] = feats
+        obs[:, self.policy_obs_dim:self.policy_obs_dim + self.feature_dim] = feats
         return obs
 
     def _as_transitions(self, s: np.ndarray, s2: np.ndarray) -> dict[str, np.ndarray]:
@@ -207,7 +216,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         self._check_fixed_horizon(ep_lens)
         samples = im_rollout.flatten_trajectories_with_rew(trajs)
         self._gen_replay_buffer.store(samples)
-        sl = slice(self.policy_obs_dim, self.policy_obs_dim + LAYOUT.dim)
+        sl = slice(self.policy_obs_dim, self.policy_obs_dim + self.feature_dim)
         self._fresh = (np.asarray(samples.obs[:, sl], np.float32), np.asarray(samples.next_obs[:, sl], np.float32))
 
     def train_disc(self, *, expert_samples: Mapping | None = None, gen_samples: Mapping | None = None) -> dict[str, float]:
@@ -233,7 +242,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
 
     def pretrain_discriminator(self, s: np.ndarray, s2: np.ndarray, updates: int) -> dict[str, float]:
         """Offline discriminator training before the first round: `updates` x `train_disc` on reference
-        batches against (Phi(s), Phi(s')) pairs of the starting policy (`s`, `s2`); the pairs then seed
+        batches against (s, s') feature blocks of the starting policy (`s`, `s2`); the pairs then seed
         the policy replay. Returns the mean metrics of the updates (also in ``pretrain_metrics``)."""
         s, s2 = np.asarray(s, np.float32), np.asarray(s2, np.float32)
         if len(s) == 0 or len(s) != len(s2):
