@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
 
@@ -65,6 +66,10 @@ SERIES: dict[str, tuple[str, str]] = {
     "amp/effective_style_weight": ("effective style weight", "weight"),
     "amp/ramp_gate_open": ("ramp gate open", "0 / 1"),
     "amp/feature_stage": ("feature stage", "stage"),
+    "tracking/joint_error": ("joint error", "rad"),
+    "tracking/velocity_ratio": ("tracked / reference speed", "ratio"),
+    "tracking/fall_rate": ("episodes ending in a fall", "fraction"),
+    "tracking/position_error": ("root position error", "m"),
 }
 # plot (PNG) name -> its series, in drawing order.
 PLOTS: dict[str, list[str]] = {
@@ -83,6 +88,8 @@ PLOTS: dict[str, list[str]] = {
     "amp_discriminator": ["amp/auc", "amp/accuracy", "amp/expert_logit_mean", "amp/policy_logit_mean"],
     "amp_style": ["amp/style_reward_mean", "amp/style_reward_var", "amp/amp_weight", "amp/effective_style_weight",
                   "amp/ramp_gate_open", "amp/feature_stage"],
+    # The learned tracker (python -m reference.train_tracker) only.
+    "tracking": ["tracking/joint_error", "tracking/velocity_ratio", "tracking/fall_rate", "tracking/position_error"],
 }
 _unitless = [t for tags in PLOTS.values() for t in tags if t not in SERIES]
 assert not _unitless, f"PLOTS: series without a (label, unit) in SERIES: {_unitless}"
@@ -267,6 +274,20 @@ def plot(scalars: Mapping[str, Series], out: Path, marks: Sequence[tuple[int, st
     return written
 
 
+def plot_only(args: argparse.Namespace) -> dict:
+    """The curves of a run that has no seed checks (the learned tracker's)."""
+    scalars = load_scalars(args.logdir)
+    if not scalars:
+        raise SystemExit(f"no TensorBoard scalars under {args.logdir}")
+    plots = plot(scalars, args.out or args.logdir / "plots")
+    last = max(int(s[-1]) for s, _ in scalars.values() if s.size)
+    print(f"run {args.logdir}: tracker, {last} steps; plots: {', '.join(str(p) for p in plots)}")
+    result = {"phase": "tracker", "last_step": last, "plots": [str(p) for p in plots]}
+    if args.json_output:
+        args.json_output.write_text(json.dumps(result, indent=1))
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("logdir", type=Path)
@@ -274,6 +295,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json-output", type=Path, default=None)
     args = p.parse_args(argv)
     cfg_path = args.logdir / "config.yaml"
+    if cfg_path.is_file() and str((yaml.safe_load(cfg_path.read_text()) or {}).get("phase")) == "tracker":
+        return plot_only(args)  # a tracker run: no seed checks, its curves
     cfg = load_config(cfg_path if cfg_path.is_file() else DEFAULT_CONFIG_PATH)
     total = int(cfg["training"]["total_timesteps"])
     scalars = load_scalars(args.logdir)
