@@ -186,7 +186,7 @@ def test_shipped_policies_load_as_their_config_says_and_act_as_sb3s_own_load(bun
     venv.close()
     assert type(model.policy) is (AsymmetricActorCriticPolicy if inputs == "measured" else ActorCriticPolicy)
     trusted = PPO.load(io.BytesIO((ckpt / "model.zip").read_bytes()), device="cpu")  # our own shipped file
-    x = np.random.default_rng(0).normal(size=(64, 37)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(64, model.observation_space.shape[0])).astype(np.float32)
     assert np.array_equal(model.predict(x, deterministic=True)[0], trusted.predict(x, deterministic=True)[0])
 
 
@@ -229,7 +229,7 @@ def test_tiny_training_checkpoint_evaluates_and_resumes(tmp_path: Path):
 
 
 def test_weights_of_the_other_kind_are_refused_naming_actor_inputs(tmp_path: Path):
-    """--init-from a full-observation policy into a measured one: the error says why."""
+    """--init-from a measured-inputs policy (the shipped phase2.zip) into a full-observation one: the error says why."""
     from stable_baselines3 import PPO
 
     from wildrobot_gym.checkpoints import resolve_checkpoint
@@ -237,8 +237,9 @@ def test_weights_of_the_other_kind_are_refused_naming_actor_inputs(tmp_path: Pat
 
     cfg = load_config(CONFIG_DIR / "phase2.yaml")
     cfg["ppo"]["batch_size"] = cfg["ppo"]["n_steps"]  # one env here
+    cfg["ppo"]["actor_inputs"] = "all"
     model = PPO(env=_spaces_env(), device="cpu", seed=0, **ppo_kwargs(cfg, policy=True))
-    with pytest.raises(ValueError, match=r"do not fit.*actor_inputs: all, this policy has measured"):
+    with pytest.raises(ValueError, match=r"do not fit.*actor_inputs: measured, this policy has all"):
         set_policy_weights(model, resolve_checkpoint(ROOT / "policies" / "phase2.zip"), optimizer=False)
 
 

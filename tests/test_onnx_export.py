@@ -30,6 +30,11 @@ def exported(tmp_path_factory) -> Path:
     return out
 
 
+def graph_columns(meta: dict) -> np.ndarray:
+    """The observation columns the graph takes (its input_layout), in order."""
+    return np.concatenate([np.arange(e["obs_offset"], e["obs_offset"] + e["size"]) for e in meta["input_layout"]])
+
+
 def test_onnx_matches_sb3_predict_on_real_observations(exported: Path):
     from training.evaluate import load_policy
 
@@ -49,7 +54,8 @@ def test_onnx_matches_sb3_predict_on_real_observations(exported: Path):
         expected, _ = model.predict(venv.normalize_obs(raw_obs), deterministic=True)
     finally:
         venv.close()
-    got = sess.run(["action"], {"obs": raw_obs})[0]
+    cols = graph_columns(read_metadata(exported))
+    got = sess.run(["action"], {"obs": raw_obs[:, cols]})[0]
     assert got.shape == expected.shape == (400, 8)
     diff = float(np.abs(got - expected).max())
     print(f"max |onnx - sb3| over {len(raw_obs)} observations: {diff:.3g}")
@@ -58,36 +64,36 @@ def test_onnx_matches_sb3_predict_on_real_observations(exported: Path):
     # the clip to the action space is in the graph: extreme observations saturate exactly at +-1
     far = np.full((4, raw_obs.shape[1]), 1e3, np.float32) * np.array([[1], [-1], [0.5], [-3]], np.float32)
     exp_far, _ = model.predict(venv.normalize_obs(far), deterministic=True)
-    assert np.abs(sess.run(["action"], {"obs": far})[0] - exp_far).max() < 1e-5
+    assert np.abs(sess.run(["action"], {"obs": far[:, cols]})[0] - exp_far).max() < 1e-5
 
 
 def test_metadata_and_sidecar(exported: Path):
+    from wildrobot_gym.checkpoints import read_state
     from wildrobot_gym.env import OBS_LAYOUT
     from wildrobot_gym.robot import JOINT_NAMES
 
     meta = read_metadata(exported)
+    state = read_state(resolve_checkpoint(BUNDLE))
     assert json.loads(exported.with_suffix(".json").read_text()) == meta
-    # the shipped phase2 policy predates the heading entry (env.include_heading): its layout has none
-    old = [(n, s, p) for n, s, p in OBS_LAYOUT if n != "heading_error"]
-    assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in old]
-    assert [e["privileged"] for e in meta["observation_layout"]] == [p for _, _, p in old]
-    assert meta["observation_dim"] == sum(s for _, s, _ in old) == 37 and meta["include_heading"] is False
-    # an actor_inputs "all" policy (every one saved before the key): the input is the whole observation
-    assert meta["actor_inputs"] == "all" and meta["input_dim"] == meta["inputs"]["obs"][1] == 37
-    assert [(e["name"], e["offset"], e["obs_offset"]) for e in meta["input_layout"]] == \
-        [(e["name"], e["offset"], e["offset"]) for e in meta["observation_layout"]]
+    # the shipped phase2 policy: measured inputs (no root velocity or height) and the heading entry
+    assert [e["name"] for e in meta["observation_layout"]] == [n for n, _, _ in OBS_LAYOUT]
+    assert [e["privileged"] for e in meta["observation_layout"]] == [p for _, _, p in OBS_LAYOUT]
+    assert meta["observation_dim"] == sum(s for _, s, _ in OBS_LAYOUT) == 38 and meta["include_heading"] is True
+    assert meta["actor_inputs"] == "measured" and meta["input_dim"] == meta["inputs"]["obs"][1] == 34
+    assert [e["name"] for e in meta["input_layout"]] == [n for n, _, p in OBS_LAYOUT if not p]
+    assert graph_columns(meta).tolist() == list(range(34))  # the measured entries lead the observation
     assert meta["joint_names"] == list(JOINT_NAMES)
     assert meta["control_rate_hz"] == 50.0 and meta["gait_frequency_hz"] == 3.0
     assert len(meta["home_pose"]) == len(meta["action_scale"]) == len(meta["joint_range"]) == 8
     assert all(lo <= q <= hi for q, (lo, hi) in zip(meta["home_pose"], meta["joint_range"]))
-    assert meta["phase"] == "2" and meta["num_timesteps"] == 15007744
+    assert meta["phase"] == "2" and meta["num_timesteps"] == state["num_timesteps"]
 
 
 def test_shipped_onnx_is_the_shipped_bundle(exported: Path):
     shipped = ROOT / "policies" / "phase2.onnx"
     sess_a = ort.InferenceSession(str(shipped), providers=["CPUExecutionProvider"])
     sess_b = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(1).normal(size=(64, 37)).astype(np.float32)
+    x = np.random.default_rng(1).normal(size=(64, read_metadata(shipped)["input_dim"])).astype(np.float32)
     assert np.array_equal(sess_a.run(["action"], {"obs": x})[0], sess_b.run(["action"], {"obs": x})[0])
 
 
@@ -204,4 +210,4 @@ def test_run_onnx_example_feeds_an_asymmetric_graph_the_measured_entries(asym_ex
     res = main([str(exported), "--steps", "20"])
     assert 1 <= res["steps"] <= 20
     assert main.__globals__["input_columns"](read_metadata(exported)).tolist() == list(range(34))
-    assert main.__globals__["input_columns"](read_metadata(ROOT / "policies" / "phase2.onnx")).tolist() == list(range(37))
+    assert main.__globals__["input_columns"](read_metadata(ROOT / "policies" / "phase2.onnx")).tolist() == list(range(34))
