@@ -76,7 +76,7 @@ from wildrobot_gym.policy_io import load_ppo, load_vecnormalize
 from wildrobot_gym.wrappers import ContactCurriculum
 
 #: Sensor noise when configs/phase2.yaml has no randomization section (std: unit vector, rad/s, rad, rad/s).
-DEFAULT_SENSOR_NOISE = {"up_vector": 0.02, "gyro": 0.1, "joint_pos": 0.01, "joint_vel": 0.5}
+DEFAULT_SENSOR_NOISE = {"up_vector": 0.02, "gyro": 0.1, "joint_pos": 0.01, "joint_vel": 0.5, "heading": 0.02}
 PUSH_INTERVAL_S = [2.0, 2.0]  # also the nominal section's (its kicks are 0 m/s: nothing happens)
 
 
@@ -99,7 +99,7 @@ def nominal_randomization() -> dict[str, Any]:
         "joint_offset": 0.0,
         "action_latency_steps": [0, 0],
         "imu_latency_steps": [0, 0],
-        "observation_noise": {"up_vector": 0.0, "gyro": 0.0, "joint_pos": 0.0, "joint_vel": 0.0},
+        "observation_noise": {"up_vector": 0.0, "gyro": 0.0, "joint_pos": 0.0, "joint_vel": 0.0, "heading": 0.0},
         "start_velocity": 0.0,
         "pushes": {"interval_s": list(PUSH_INTERVAL_S), "velocity": [0.0, 0.0], "direction": "any"},
     }
