@@ -26,7 +26,6 @@ prints the measured steps/s; the run ends with the overall figure.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
@@ -39,14 +38,12 @@ from stable_baselines3.common.callbacks import CallbackList  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv  # noqa: E402
 
 from training.common import (  # noqa: E402
-    CheckpointCallback, EpisodeStatsCallback, ProgressLine, TorchThreadsCallback, export_policy, list_checkpoints,
+    CheckpointCallback, EpisodeStatsCallback, ProgressLine, TorchThreadsCallback, export_policy,
     make_logger, ppo_kwargs, read_state, resolve_checkpoint, save_checkpoint, set_torch_threads,
 )
 from training.train_ppo import (  # noqa: E402
-    _raise_interrupt, _write_yaml_atomic, close_progress_bar, config_diff, load_normalize, make_progress_bar,
-    resume_model,
+    _write_yaml_atomic, close_progress_bar, config_diff, load_normalize, make_progress_bar, resume_model, start_run,
 )
-from wildrobot_gym.config import ConfigError  # noqa: E402
 from wildrobot_gym.config.tracker import DEFAULT_TRACKER_CONFIG, load_tracker_config, validate_tracker_config  # noqa: E402
 from wildrobot_gym.vec_env import BatchedSubprocVecEnv  # noqa: E402
 
@@ -181,18 +178,8 @@ class TrackingStatsCallback(EpisodeStatsCallback):
 def main(argv: list[str] | None = None) -> Path:
     """Train (or continue) a tracker; returns the final checkpoint directory."""
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        cfg, logdir = resolve_config(args)
-    except ConfigError as e:
-        raise SystemExit(f"config error: {e}") from None
+    cfg, logdir, ckpt_root = start_run(args, resolve_config)
     t = cfg["training"]
-    ckpt_root = logdir / "checkpoints"
-    if not args.resume and list_checkpoints(ckpt_root):
-        raise SystemExit(f"{logdir} already holds checkpoints: pass --resume to continue it, or another --logdir")
-    if args.resume and not list_checkpoints(ckpt_root):
-        raise SystemExit(f"--resume: no checkpoint under {ckpt_root}")
     logdir.mkdir(parents=True, exist_ok=True)
     _write_yaml_atomic(logdir / "config.yaml", cfg)
     set_torch_threads(t["torch_threads"])

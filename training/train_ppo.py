@@ -181,23 +181,31 @@ def _raise_interrupt(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> Path:
-    """Run one training; returns the final checkpoint directory."""
-    args = parse_args(argv)
+def start_run(args: argparse.Namespace, resolve: Any) -> tuple[dict, Path, Path]:
+    """What every training CLI (this one, ``reference.train_tracker``) does first: signals, the run's config
+    and logdir (``resolve(args)``; a config error exits with its one line), the checkpoint folder checked
+    against --resume. Returns (config, logdir, checkpoint root)."""
     # Ctrl-C (even when started in the background, where SIGINT is inherited as ignored) and a plain
     # kill (SIGTERM) both end the run with a final checkpoint.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        cfg, logdir = resolve_config(args)
+        cfg, logdir = resolve(args)
     except ConfigError as e:
         raise SystemExit(f"config error: {e}") from None
-    t = cfg["training"]
     ckpt_root = logdir / "checkpoints"
     if not args.resume and list_checkpoints(ckpt_root):
         raise SystemExit(f"{logdir} already holds checkpoints: pass --resume to continue it, or another --logdir")
     if args.resume and not list_checkpoints(ckpt_root):
         raise SystemExit(f"--resume: no checkpoint under {ckpt_root}")
+    return cfg, logdir, ckpt_root
+
+
+def main(argv: list[str] | None = None) -> Path:
+    """Run one training; returns the final checkpoint directory."""
+    args = parse_args(argv)
+    cfg, logdir, ckpt_root = start_run(args, resolve_config)
+    t = cfg["training"]
     # Before the run directory is written or any worker starts: a bad --init-from fails at once, naming it.
     init = open_checkpoint("--init-from", args.init_from) if args.init_from and not args.resume else None
     logdir.mkdir(parents=True, exist_ok=True)
