@@ -42,7 +42,8 @@ from training.common import (  # noqa: E402
     make_logger, ppo_kwargs, read_state, resolve_checkpoint, save_checkpoint, set_torch_threads,
 )
 from training.train_ppo import (  # noqa: E402
-    _write_yaml_atomic, close_progress_bar, config_diff, load_normalize, make_progress_bar, resume_model, start_run,
+    _write_yaml_atomic, close_progress_bar, load_normalize, make_progress_bar, resolve_run_config, resume_model,
+    start_run,
 )
 from wildrobot_gym.config.tracker import DEFAULT_TRACKER_CONFIG, load_tracker_config, validate_tracker_config  # noqa: E402
 from wildrobot_gym.vec_env import BatchedSubprocVecEnv  # noqa: E402
@@ -68,38 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _apply_overrides(cfg: dict, args: argparse.Namespace) -> dict:
-    t = cfg["training"]
-    for key, value in (("total_timesteps", args.total_timesteps), ("n_envs", args.n_envs),
-                       ("n_workers", args.n_workers), ("seed", args.seed),
-                       ("checkpoint_interval", args.checkpoint_interval)):
-        if value is not None:
-            t[key] = value
-    if args.logdir is not None:
-        t["logdir"] = str(args.logdir)
-    return cfg
-
-
 def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
-    """The run's config (command-line overrides applied, checked) and its logdir (train_ppo's rules)."""
-    if args.resume:
-        if args.logdir is None:
-            raise SystemExit("--resume needs --logdir (the run to continue)")
-        saved = args.logdir / "config.yaml"
-        if not saved.is_file():
-            raise SystemExit(f"--resume: {saved} not found (is --logdir {args.logdir} a tracker run?)")
-        cfg = _apply_overrides(load_tracker_config(saved), args)
-        if args.config is not None:
-            new = _apply_overrides(load_tracker_config(args.config), args)
-            diff = config_diff(cfg, new)
-            if diff and not args.override_config:
-                raise SystemExit(f"--resume: --config {args.config} differs from the run's {saved} in "
-                                 f"{', '.join(diff[:5])}; drop --config or pass --override-config")
-            cfg = new
-    else:
-        cfg = _apply_overrides(load_tracker_config(args.config or DEFAULT_TRACKER_CONFIG), args)
-    cfg = validate_tracker_config(cfg)  # the overrides too
-    return cfg, Path(cfg["training"]["logdir"])
+    """The run's config (command-line overrides applied, checked) and its logdir: train_ppo's rules."""
+    return resolve_run_config(args, load_tracker_config, validate_tracker_config, DEFAULT_TRACKER_CONFIG, "tracker")
 
 
 class TrackerEnvFactory:

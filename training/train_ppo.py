@@ -109,20 +109,23 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix or "<root>"]
 
 
-def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
+def resolve_run_config(args: argparse.Namespace, load: Any = load_config, validate: Any = validate_config,
+                       default: Path = DEFAULT_CONFIG_PATH, kind: str = "training") -> tuple[dict, Path]:
     """The run's config (with command-line overrides) and its logdir; raises ConfigError on a bad one.
 
     On --resume the run's own config.yaml; a --config that differs from it (after the same command-line
-    overrides) is refused unless --override-config: it would silently turn the run into another one."""
+    overrides) is refused unless --override-config: it would silently turn the run into another one.
+    `load` / `validate` / `default`: the config kind's (a phase config here, the tracker's in
+    ``reference.train_tracker``)."""
     if args.resume:
         if args.logdir is None:
             raise SystemExit("--resume needs --logdir (the run to continue)")
         saved = args.logdir / "config.yaml"
         if not saved.is_file():
-            raise SystemExit(f"--resume: {saved} not found (is --logdir {args.logdir} a training run?)")
-        cfg = _apply_overrides(load_config(saved), args)
+            raise SystemExit(f"--resume: {saved} not found (is --logdir {args.logdir} a {kind} run?)")
+        cfg = _apply_overrides(load(saved), args)
         if args.config is not None:
-            new = _apply_overrides(load_config(args.config), args)
+            new = _apply_overrides(load(args.config), args)
             diff = config_diff(cfg, new)
             if diff and not args.override_config:
                 shown = ", ".join(diff[:5]) + (f" (+{len(diff) - 5} more)" if len(diff) > 5 else "")
@@ -133,9 +136,14 @@ def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
                       f"(differs in {', '.join(diff)}); {saved} is overwritten")
             cfg = new
     else:
-        cfg = _apply_overrides(load_config(args.config or DEFAULT_CONFIG_PATH), args)
-    validate_config(cfg)  # the overrides too
+        cfg = _apply_overrides(load(args.config or default), args)
+    cfg = validate(cfg)  # the overrides too
     return cfg, Path(cfg["training"]["logdir"])
+
+
+def resolve_config(args: argparse.Namespace) -> tuple[dict, Path]:
+    """`resolve_run_config` for a phase config."""
+    return resolve_run_config(args)
 
 
 def load_weights(model: PPO, arg: str, ckpt: Path, device: str) -> None:  # noqa: ARG001  (device: the model's)

@@ -231,12 +231,7 @@ class WildRobotWalkEnv(gym.Env):
         return self._observe(), info
 
     def step(self, action):
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (NUM_JOINTS,):
-            raise ValueError(f"action: expected shape ({NUM_JOINTS},), got {a.shape}")
-        # One dot product is finite iff every entry is (bar overflow beyond 1e154, which is no action).
-        if not math.isfinite(a @ a):
-            raise ValueError(f"action: contains NaN or infinite values (or magnitudes > 1e154): {a}")
+        a = check_action(action)
         # Fresh arrays each step (no in-place update): infos a caller keeps must not change later.
         # minimum/maximum instead of np.clip: the same result, at a third of the call overhead.
         self._prev_action = self._action
@@ -333,6 +328,17 @@ class WildRobotWalkEnv(gym.Env):
             o[..., i + 3] = qpos[..., 2]
         if not math.isfinite(float(o.sum())):
             np.nan_to_num(o, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def check_action(action) -> np.ndarray:
+    """`action` as float64 (NUM_JOINTS,); ValueError naming ``action`` for a wrong shape or a non-finite value."""
+    a = np.asarray(action, dtype=np.float64)
+    if a.shape != (NUM_JOINTS,):
+        raise ValueError(f"action: expected shape ({NUM_JOINTS},), got {a.shape}")
+    # One dot product is finite iff every entry is (bar overflow beyond 1e154, which is no action).
+    if not math.isfinite(a @ a):
+        raise ValueError(f"action: contains NaN or infinite values (or magnitudes > 1e154): {a}")
+    return a
 
 
 def adopt_time_limit(env: gym.Env) -> gym.Env:

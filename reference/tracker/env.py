@@ -53,6 +53,7 @@ from reference.tracker.library import TrainingReference, generation_config, trai
 from reference.tracker.observation import ObservationWriter, robot_yaw
 from reference.tracker.reference_track import Anchor
 from reference.tracker.reward import TERMS, tracking_errors, tracking_reward
+from wildrobot_gym.env import check_action
 from wildrobot_gym.config.tracker import load_tracker_config
 from wildrobot_gym.metrics import MetricsTracker
 from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
@@ -133,11 +134,7 @@ class TrackingEnv(gym.Env):
         return self._observe(), info
 
     def step(self, action):
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (NUM_JOINTS,):
-            raise ValueError(f"action: expected shape ({NUM_JOINTS},), got {a.shape}")
-        if not math.isfinite(a @ a):
-            raise ValueError(f"action: contains NaN or infinite values: {a}")
+        a = check_action(action)
         self.prev_action = self.action
         self.action = np.minimum(np.maximum(a, -1.0), 1.0)
         track = self.ref.track
