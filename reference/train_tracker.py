@@ -4,8 +4,10 @@
         [--total-timesteps N] [--n-envs N] [--n-workers N] [--export wildrobot_gym/assets/trackers/tracker.zip]
 
 As training/train_ppo.py (whose pieces it imports): the config checked first (wildrobot_gym/config/tracker.py)
--> ``training.n_envs`` `TrackingEnv`s over ``training.n_workers`` worker processes
-(`BatchedSubprocVecEnv`; ``vec_env: dummy`` or ``n_workers: 0``: in this process) -> VecNormalize -> SB3 PPO
+-> ``training.n_envs`` `TrackingEnv`s (``vec_env: batched``: all in this process on MuJoCo's batch API,
+`BatchedTrackingVecEnv`, with ``training.n_workers`` physics threads, 0: one per core; ``subprocess``: over
+``n_workers`` worker processes, `BatchedSubprocVecEnv`, or with ``n_workers: 0`` one by one in this process
+as ``dummy``) -> VecNormalize -> SB3 PPO
 (fresh, or resumed from the latest checkpoint of --logdir: weights, optimiser, normalisation, step count)
 -> callbacks -> learn -> a final checkpoint, also on Ctrl-C or SIGTERM.
 
@@ -59,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="with --resume: use --config even though it differs from the run's config.yaml")
     p.add_argument("--total-timesteps", type=int, default=None, help="env steps in all (a resumed run counts its past)")
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: training.n_envs)")
-    p.add_argument("--n-workers", type=int, default=None, help="worker processes, 0 = in-process")
+    p.add_argument("--n-workers", type=int, default=None, help="worker processes, 0 = in-process (vec_env batched: physics threads, 0 = one per core)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--checkpoint-interval", type=int, default=None, help="env steps between checkpoints")
     p.add_argument("--export", type=Path, default=None, help="also write the final checkpoint as a policy bundle here")
@@ -88,12 +90,24 @@ class TrackerEnvFactory:
 
 
 def make_tracker_vec_env(cfg: Mapping[str, Any]) -> VecEnv:
-    """``training.n_envs`` tracking envs: over ``n_workers`` processes, or in this process (dummy / 0 workers)."""
+    """``training.n_envs`` tracking envs: batched in this process on ``n_workers`` physics threads (0: one per
+    core), or over ``n_workers`` processes, or one by one in this process (dummy, or subprocess with 0 workers)."""
     t = cfg["training"]
+    if t["vec_env"] == "batched":
+        from reference.tracker.batch_env import BatchedTrackingVecEnv
+
+        return BatchedTrackingVecEnv(cfg, t["n_envs"], n_threads=t["n_workers"])
     fns = [TrackerEnvFactory(cfg) for _ in range(t["n_envs"])]
     if t["vec_env"] == "dummy" or t["n_workers"] == 0:
         return DummyVecEnv(fns)
     return BatchedSubprocVecEnv(fns, n_workers=t["n_workers"], start_method=t["start_method"])
+
+
+def _vec_env_words(t: Mapping[str, Any]) -> str:
+    """How the envs are stepped, for the start line."""
+    if t["vec_env"] == "batched":
+        return f"batched in this process on {t['n_workers'] or 'one per core'} physics thread(s)"
+    return f"over {t['n_workers'] if t['vec_env'] != 'dummy' else 0} worker(s)"
 
 
 class TrackingProgressLine(ProgressLine):
@@ -169,8 +183,8 @@ def main(argv: list[str] | None = None) -> Path:
         else:
             venv = load_normalize(venv, cfg, "--init-from", None)
             model = PPO(env=venv, seed=t["seed"], device=t["device"], verbose=0, **ppo_kwargs(cfg, policy=True))
-        print(f"{t['n_envs']} tracking envs over {t['n_workers'] if t['vec_env'] != 'dummy' else 0} worker(s), "
-              f"observation {venv.observation_space.shape[0]}, set up in {time.perf_counter() - t_start:.1f} s", flush=True)
+        print(f"{t['n_envs']} tracking envs {_vec_env_words(t)}, observation {venv.observation_space.shape[0]}, "
+              f"set up in {time.perf_counter() - t_start:.1f} s", flush=True)
         tb_logger = make_logger(logdir / "tb", args.verbose, model.num_timesteps if args.resume else None)
         model.set_logger(tb_logger)
         stats_cb = TrackingStatsCallback(print_every=args.log_every)

@@ -79,7 +79,7 @@ def test_shipped_config_loads_and_errors_name_the_key():
     with pytest.raises(ConfigError, match=r"^reward\.joint_wieght: unknown key"):
         validate_tracker_config(doc)
     doc = yaml.safe_load(DEFAULT_TRACKER_CONFIG.read_text())
-    doc["training"]["vec_env"] = "batched"
+    doc["training"]["vec_env"] = "threads"
     with pytest.raises(ConfigError, match=r"^training\.vec_env"):
         validate_tracker_config(doc)
 

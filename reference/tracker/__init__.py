@@ -9,6 +9,7 @@ deterministic policy in `reference.rollout`. One job per module:
     observation.py      the observation layout and its writer (training and generation share it)
     reward.py           the DeepMimic-style reward terms and their formulas
     env.py              `TrackingEnv`, the Gymnasium env
+    batch_env.py        `BatchedTrackingVecEnv`: N tracking envs in this process on MuJoCo's batch API (training)
     policy.py           a trained tracker as a numpy MLP, loaded without unpickling
     controller.py       the tracker inside rollout's loop
 """

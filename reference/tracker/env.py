@@ -37,6 +37,10 @@ Info at an episode's end: ``episode_stats`` (length, return, success, joint_erro
 rad), forward_velocity / reference_velocity (means, m/s), tracked_distance / reference_distance (m, their
 ratio is the velocity ratio), position_error (mean, m), ``terms/<name>`` per-step means), ``episode``
 (SB3's Monitor format) and ``fall_reason`` ("" on truncation).
+
+Batch: `reference.tracker.batch_env.BatchedTrackingVecEnv` steps N of these envs at once with the same
+definitions (the observation, errors, reward, anchors, `end_code` and `TrackingStats` all take a leading env
+axis), exactly as N of them in a DummyVecEnv.
 """
 from __future__ import annotations
 
@@ -55,11 +59,13 @@ from reference.tracker.reference_track import Anchor
 from reference.tracker.reward import TERMS, tracking_errors, tracking_reward
 from wildrobot_gym.env import check_action
 from wildrobot_gym.config.tracker import load_tracker_config
-from wildrobot_gym.metrics import MetricsTracker
+from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker
 from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
 
 RESET_OPTIONS = ("reference", "frame")
 STAT_KEYS = ("n", "ret", "joint_rms", "v", "v_ref", "pos_err")
+#: Why an episode ends: the falls of `MetricsTracker`, then the tracker's own; ``end_code`` = index + 1.
+END_REASONS = (*FALL_REASONS, "drift", "heading")
 
 
 class TrackingEnv(gym.Env):
@@ -102,8 +108,7 @@ class TrackingEnv(gym.Env):
         self.ref: TrainingReference = self.references[0]
         self.t = self.start = self.steps = 0
         self.metrics: dict = {}
-        self._sums = dict.fromkeys(STAT_KEYS, 0.0)
-        self._terms = dict.fromkeys(TERMS, 0.0)
+        self.stats = TrackingStats(self.dt)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -128,8 +133,7 @@ class TrackingEnv(gym.Env):
         self.action = np.zeros(NUM_JOINTS)
         self.prev_action = np.zeros(NUM_JOINTS)
         self._set_anchor()
-        self._sums = dict.fromkeys(STAT_KEYS, 0.0)
-        self._terms = dict.fromkeys(TERMS, 0.0)
+        self.stats.reset()
         info = {"reference": self.ref.clip, "variant": self.ref.variant, "frame": self.t}
         return self._observe(), info
 
@@ -150,18 +154,14 @@ class TrackingEnv(gym.Env):
         pos_err = self.anchor.errors(track.pos_xy[t], track.yaw[t], d.qpos, robot_yaw(xmat))
         err = tracking_errors(m, track, t, pos_err, xmat, self.action, self.prev_action)
         reward, terms = tracking_reward(err, self.reward_cfg)
-        reason = m["fall_reason"]
-        if not reason and err.position_sq > self.max_pos_sq:
-            reason = "drift"
-        if not reason and abs(pos_err[2]) > self.max_heading:
-            reason = "heading"
-        terminated = bool(reason)
+        code = int(end_code(m["fall_code"], err.position_sq, pos_err[2], self.max_pos_sq, self.max_heading))
+        reason = END_REASONS[code - 1] if code else ""
+        terminated = code != 0
         truncated = not terminated and (self.steps >= self.max_steps or t >= len(track) - 1)
-        if m["sim_unstable"]:
-            reward = 0.0
+        reward = 0.0 if m["sim_unstable"] else float(reward)
         if self.reanchor and (t - self.start) % self.reanchor == 0:
             self._set_anchor()
-        self._accumulate(reward, terms, err, m, track.velocity[t, 0])
+        self.stats.add(reward, terms, err, m, track.velocity[t, 0])
         info: dict[str, Any] = {"fall_reason": reason, "frame": t, "reward_terms": terms}
         if terminated or truncated:
             stats = self.episode_stats(success=not terminated)
@@ -181,27 +181,62 @@ class TrackingEnv(gym.Env):
                           self.ref.track, self.t, self.anchor)
         return self._obs.copy()
 
-    def _accumulate(self, reward: float, terms: Mapping[str, float], err: Any, m: Mapping[str, Any],
-                    v_ref: float) -> None:
-        s = self._sums
-        s["n"] += 1
-        s["ret"] += reward
-        s["joint_rms"] += math.sqrt(err.joint_sq / NUM_JOINTS)
-        s["v"] += m["forward_velocity"]
-        s["v_ref"] += v_ref
-        s["pos_err"] += math.sqrt(err.position_sq)
-        for k, v in terms.items():
-            self._terms[k] += v
-
     def episode_stats(self, success: bool) -> dict[str, float]:
         """The current episode's statistics (module docstring)."""
-        s = self._sums
+        return self.stats.finish(success)
+
+
+def end_code(fall_code: Any, position_sq: Any, heading_error: Any, max_position_sq: float, max_heading: float) -> Any:
+    """0 while the episode goes on, else 1 + the index in `END_REASONS` of why it ends: a fall (`MetricsTracker`'s
+    ``fall_code``) first, then ``drift`` (position error^2 above `max_position_sq`), then ``heading`` (|heading
+    error| above `max_heading`, rad). Numbers for one env, (N,) arrays for a batch."""
+    return np.where(fall_code != 0, fall_code,
+                    np.where(position_sq > max_position_sq, 5, np.where(np.abs(heading_error) > max_heading, 6, 0)))
+
+
+class TrackingStats:
+    """Running sums of the current episode of one env (``n_envs=None``: numbers) or of each env of a batch
+    (``(N,)`` arrays, `reference.tracker.batch_env`), and the ``episode_stats`` they give (module docstring):
+    one definition for the single and the batched env."""
+
+    def __init__(self, dt: float, n_envs: int | None = None) -> None:
+        self.dt = float(dt)
+        self.shape = () if n_envs is None else (int(n_envs),)
+        self.reset()
+
+    def reset(self, index: Any = ...) -> None:
+        """Start new episodes for the envs `index` (``...``: all)."""
+        if not self.shape or index is ...:  # one env: Python numbers (a number's += is the cheapest)
+            zero = (lambda: 0.0) if not self.shape else (lambda: np.zeros(self.shape))
+            self.sums = {k: zero() for k in STAT_KEYS}
+            self.terms = {k: zero() for k in TERMS}
+            return
+        for acc in (*self.sums.values(), *self.terms.values()):
+            acc[index] = 0.0
+
+    def add(self, reward: Any, terms: Mapping[str, Any], err: Any, m: Mapping[str, Any], v_ref: Any) -> None:
+        """One step of every env: its reward, weighted terms, `TrackingErrors`, metrics and reference
+        forward velocity."""
+        s = self.sums
+        s["n"] += 1
+        s["ret"] += reward
+        s["joint_rms"] += np.sqrt(err.joint_sq / NUM_JOINTS)
+        s["v"] += m["forward_velocity"]
+        s["v_ref"] += v_ref
+        s["pos_err"] += np.sqrt(err.position_sq)
+        acc = self.terms
+        for k, v in terms.items():
+            acc[k] += v
+
+    def finish(self, success: bool, index: Any = ...) -> dict[str, float]:
+        """The statistics of the episode of env `index` (``...`` for a single env), as Python floats."""
+        s = {k: float(v if not self.shape else v[index]) for k, v in self.sums.items()}
         n = max(s["n"], 1.0)
         out = {"length": s["n"], "return": s["ret"], "success": float(success), "joint_error": s["joint_rms"] / n,
                "forward_velocity": s["v"] / n, "reference_velocity": s["v_ref"] / n,
                "tracked_distance": s["v"] * self.dt, "reference_distance": s["v_ref"] * self.dt,
                "position_error": s["pos_err"] / n}
-        out.update({f"terms/{k}": v / n for k, v in self._terms.items()})
+        out.update({f"terms/{k}": float(v if not self.shape else v[index]) / n for k, v in self.terms.items()})
         return out
 
 

@@ -22,12 +22,14 @@ in_blend       (T,)    bool, the frame lies in a neutral blend
 
 `Anchor` is the re-anchoring of the reference's planar pose (x, y, yaw) onto the robot: at a (re)start the
 robot IS the reference (identity); every ``reanchor_interval`` frames the reference is moved onto the robot
-again, so that the position and heading errors count the drift since then.
+again, so that the position and heading errors count the drift since then. `Anchor` holds one anchor or one
+per env of a batch, and `concatenate_tracks` stacks several tracks into one for a batch's lookups.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -76,6 +78,20 @@ class ReferenceTrack:
             phase=loop_phase(timeline.cycle), in_blend=np.asarray(timeline.in_blend, dtype=bool).copy())
 
 
+def concatenate_tracks(tracks: list[ReferenceTrack]) -> tuple[ReferenceTrack, np.ndarray]:
+    """Every track's arrays one after the other, and each track's first row: frame t of track i is row
+    ``offsets[i] + t`` of the result, so that a batch looks up the frames of all its envs with one fancy
+    index (`reference.tracker.batch_env`; a lookup never crosses into the next track: the callers clamp
+    to the track's own last frame, ``offsets[i] + len(tracks[i]) - 1``)."""
+    if not tracks:
+        raise ValueError("tracks: expected at least one ReferenceTrack")
+    lengths = np.array([len(tr) for tr in tracks], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    joined = ReferenceTrack(**{f.name: np.concatenate([getattr(tr, f.name) for tr in tracks])
+                               for f in fields(ReferenceTrack)})
+    return joined, offsets
+
+
 def loop_phase(cycle: np.ndarray) -> np.ndarray:
     """Phase in [0, 1) of each frame in its period (one clip repetition and the blend after it).
 
@@ -92,30 +108,48 @@ def loop_phase(cycle: np.ndarray) -> np.ndarray:
 
 
 class Anchor:
-    """The planar transform (x, y, yaw) that places the reference on the robot (module docstring)."""
+    """The planar transform (x, y, yaw) that places the reference on the robot (module docstring).
 
-    def __init__(self) -> None:
-        self.ref_xy = np.zeros(2)
-        self.robot_xy = np.zeros(2)
-        self.dyaw = 0.0
-        self.cos, self.sin = 1.0, 0.0
+    One anchor (``n_envs=None``: `errors` returns numbers) or one per env of a batch (``(N,)`` arrays,
+    `reference.tracker.batch_env`): the same formulas, every argument with a leading env axis."""
 
-    def set(self, ref_xy: np.ndarray, ref_yaw: float, robot_xy: np.ndarray, robot_yaw: float) -> None:
-        """From now on the reference frame at `ref_xy`, `ref_yaw` is taken to be where the robot is."""
-        self.ref_xy = np.array(ref_xy[:2], dtype=np.float64)
-        self.robot_xy = np.array(robot_xy[:2], dtype=np.float64)
-        self.dyaw = float(robot_yaw - ref_yaw)
-        self.cos, self.sin = math.cos(self.dyaw), math.sin(self.dyaw)
+    def __init__(self, n_envs: int | None = None) -> None:
+        lead = () if n_envs is None else (int(n_envs),)
+        self.ref_xy = np.zeros(lead + (2,))
+        self.robot_xy = np.zeros(lead + (2,))
+        self.dyaw = np.zeros(lead)
+        self.cos, self.sin = np.ones(lead), np.zeros(lead)
 
-    def errors(self, ref_xy: np.ndarray, ref_yaw: float, robot_xy: np.ndarray, robot_yaw: float
-               ) -> tuple[float, float, float]:
+    def set(self, ref_xy: np.ndarray, ref_yaw, robot_xy: np.ndarray, robot_yaw, index: Any = ...) -> None:
+        """From now on the reference frame at `ref_xy`, `ref_yaw` is taken to be where the robot is (for the
+        envs `index` of a batch, ``...``: all; the arguments are then those envs' rows, in order)."""
+        self.ref_xy[index] = ref_xy[..., :2]
+        self.robot_xy[index] = robot_xy[..., :2]
+        dyaw = np.subtract(robot_yaw, ref_yaw)
+        self.dyaw[index] = dyaw
+        self.cos[index] = np.cos(dyaw)
+        self.sin[index] = np.sin(dyaw)
+
+    def take(self, index: Any) -> "Anchor":
+        """The anchors of envs `index` of a batch, as a batch of their own (a copy)."""
+        out = Anchor.__new__(Anchor)
+        out.ref_xy, out.robot_xy = self.ref_xy[index], self.robot_xy[index]
+        out.dyaw, out.cos, out.sin = self.dyaw[index], self.cos[index], self.sin[index]
+        return out
+
+    def errors(self, ref_xy: np.ndarray, ref_yaw, robot_xy: np.ndarray, robot_yaw) -> tuple[Any, Any, Any]:
         """(forward, lateral) root position error of the robot in the anchored reference's heading frame (m)
-        and the heading error robot - reference (rad, wrapped to [-pi, pi))."""
-        dx, dy = ref_xy[0] - self.ref_xy[0], ref_xy[1] - self.ref_xy[1]
-        ax = self.robot_xy[0] + self.cos * dx - self.sin * dy  # the anchored reference position
-        ay = self.robot_xy[1] + self.sin * dx + self.cos * dy
-        yaw = ref_yaw + self.dyaw
-        ex, ey = robot_xy[0] - ax, robot_xy[1] - ay
-        c, s = math.cos(yaw), math.sin(yaw)
+        and the heading error robot - reference (rad, wrapped to [-pi, pi)); numbers for one anchor, (N,)
+        arrays for a batch's (every argument with the leading env axis)."""
+        # x.T[k]: component k of one vector (a number: numpy's scalar arithmetic, the single env's hot path)
+        # or of every row of a batch ((N,) view)
+        a_ref, a_robot = self.ref_xy.T, self.robot_xy.T
+        cos, sin, dyaw = self.cos[()], self.sin[()], self.dyaw[()]
+        dx, dy = ref_xy.T[0] - a_ref[0], ref_xy.T[1] - a_ref[1]
+        ax = a_robot[0] + cos * dx - sin * dy  # the anchored reference position
+        ay = a_robot[1] + sin * dx + cos * dy
+        yaw = ref_yaw + dyaw
+        ex, ey = robot_xy.T[0] - ax, robot_xy.T[1] - ay
+        c, s = np.cos(yaw), np.sin(yaw)
         heading = (robot_yaw - yaw + math.pi) % (2 * math.pi) - math.pi
         return c * ex + s * ey, -s * ex + c * ey, heading

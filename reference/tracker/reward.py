@@ -18,12 +18,14 @@ contact            w_contact x (fraction of the two feet whose measured contact 
 action_rate        -w_action_rate sum_j (a_j - a_prev_j)^2   (actions in residual units, [-1, 1])
 =================  ===========================================================================
 
+The functions take one env's values (numbers) or a batch's (a leading env axis, `reference.tracker.batch_env`):
+one definition of each formula.
+
 The reward is the sum; a robot exactly on the reference that does not change its action scores the
 maximum, the sum of the positive terms' weights (`max_reward`). Every tracking term lies in [0, w].
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -35,49 +37,55 @@ TERMS: tuple[str, ...] = ("joint", "root_velocity", "root_position", "heading", 
 
 @dataclass
 class TrackingErrors:
-    """The squared errors (and the contact match) the reward reads; one control step of one env."""
+    """The squared errors (and the contact match) the reward reads; one control step of one env (numbers)
+    or of each env of a batch ((N,) arrays)."""
 
-    joint_sq: float       # sum_j (q_j - q^_j)^2, rad^2
-    velocity_sq: float    # (v_f - v^_f)^2 + (v_l - v^_l)^2, (m/s)^2
-    position_sq: float    # e_x^2 + e_y^2, m^2
-    heading_sq: float     # e_yaw^2, rad^2
-    yaw_rate_sq: float    # (w_z - w^_z)^2, (rad/s)^2
-    height_sq: float      # (z - z^)^2, m^2
-    attitude_sq: float    # (roll - roll^)^2 + (pitch - pitch^)^2, rad^2
-    contact_match: float  # fraction of feet whose contact matches, [0, 1]
-    action_rate_sq: float  # sum_j (a_j - a_prev_j)^2
+    joint_sq: Any         # sum_j (q_j - q^_j)^2, rad^2
+    velocity_sq: Any      # (v_f - v^_f)^2 + (v_l - v^_l)^2, (m/s)^2
+    position_sq: Any      # e_x^2 + e_y^2, m^2
+    heading_sq: Any       # e_yaw^2, rad^2
+    yaw_rate_sq: Any      # (w_z - w^_z)^2, (rad/s)^2
+    height_sq: Any        # (z - z^)^2, m^2
+    attitude_sq: Any      # (roll - roll^)^2 + (pitch - pitch^)^2, rad^2
+    contact_match: Any    # fraction of feet whose contact matches, [0, 1]
+    action_rate_sq: Any   # sum_j (a_j - a_prev_j)^2
 
 
-def tracking_errors(m: Mapping[str, Any], track: Any, t: int, position_error: tuple[float, float, float],
+def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tuple[Any, Any, Any],
                     xmat_root: np.ndarray, action: np.ndarray, prev_action: np.ndarray) -> TrackingErrors:
     """The errors of the state whose metrics are `m` (MetricsTracker.compute) against reference frame `t`.
 
-    position_error: (e_x, e_y, e_yaw) of `reference_track.Anchor.errors`."""
+    position_error: (e_x, e_y, e_yaw) of `reference_track.Anchor.errors`. For a batch every argument has a
+    leading env axis (`m` of `MetricsTracker.compute_arrays`, `t` the envs' rows of `track`) and so has
+    every error."""
+    # x.T[k]: component k of one vector (a number) or of every row of a batch ((N,) view)
     dq = m["joint_pos"] - track.joints[t]
-    ref_v = track.velocity[t]
-    w = m["root_ang_vel"]
+    ref_v = track.velocity[t].T
+    w = m["root_ang_vel"].T
+    r = xmat_root.T
     # world yaw rate: the world z axis in body coordinates (xmat's third row) dotted with the body rate
-    wz = xmat_root[6] * w[0] + xmat_root[7] * w[1] + xmat_root[8] * w[2]
+    wz = r[6] * w[0] + r[7] * w[1] + r[8] * w[2]
     ex, ey, eh = position_error
-    ref_c = track.contact[t]
-    contact = m["foot_contact"]
+    rp = track.roll_pitch[t].T
+    contact, ref_c = m["foot_contact"].T, track.contact[t].T
     da = action - prev_action
     return TrackingErrors(
-        joint_sq=float(dq @ dq),
+        joint_sq=(dq * dq).sum(axis=-1),
         velocity_sq=(m["forward_velocity"] - ref_v[0]) ** 2 + (m["lateral_velocity"] - ref_v[1]) ** 2,
         position_sq=ex * ex + ey * ey,
         heading_sq=eh * eh,
-        yaw_rate_sq=float(wz - ref_v[2]) ** 2,
+        yaw_rate_sq=(wz - ref_v[2]) ** 2,
         height_sq=(m["root_height"] - track.height[t]) ** 2,
-        attitude_sq=(m["roll"] - track.roll_pitch[t, 0]) ** 2 + (m["pitch"] - track.roll_pitch[t, 1]) ** 2,
-        contact_match=0.5 * (float(contact[0] == ref_c[0]) + float(contact[1] == ref_c[1])),
-        action_rate_sq=float(da @ da),
+        attitude_sq=(m["roll"] - rp[0]) ** 2 + (m["pitch"] - rp[1]) ** 2,
+        contact_match=0.5 * (contact[0] == ref_c[0]) + 0.5 * (contact[1] == ref_c[1]),
+        action_rate_sq=(da * da).sum(axis=-1),
     )
 
 
-def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, float]:
-    """Each weighted term of the module docstring's table (``cfg``: the ``reward:`` section)."""
-    exp = math.exp
+def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, Any]:
+    """Each weighted term of the module docstring's table (``cfg``: the ``reward:`` section); numbers for
+    one env's errors, (N,) arrays for a batch's."""
+    exp = np.exp
     return {
         "joint": cfg["joint_weight"] * exp(-cfg["joint_scale"] * e.joint_sq),
         "root_velocity": cfg["root_velocity_weight"] * exp(-cfg["velocity_scale"] * e.velocity_sq),
@@ -91,10 +99,10 @@ def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, float
     }
 
 
-def tracking_reward(e: TrackingErrors, cfg: Mapping[str, float]) -> tuple[float, dict[str, float]]:
-    """(reward, weighted terms)."""
+def tracking_reward(e: TrackingErrors, cfg: Mapping[str, float]) -> tuple[Any, dict[str, Any]]:
+    """(reward, weighted terms): numbers for one env, (N,) arrays for a batch."""
     terms = reward_terms(e, cfg)
-    return float(sum(terms.values())), terms
+    return sum(terms.values()), terms
 
 
 def max_reward(cfg: Mapping[str, float]) -> float:

@@ -8,7 +8,8 @@ naming its dotted key, e.g. ``env.residual_scale: expected a number > 0, got -0.
     env         `reference.tracker.TrackingEnv`: residual scale, observation offsets, termination
     reward      weights and scales of the DeepMimic-style terms (`reference.tracker.reward`)
     ppo         SB3 PPO and the networks (the phase configs' `PPOSection`)
-    training    run length, VecEnv, normalisation, checkpoints (the phase configs' `TrainingSection`)
+    training    run length, VecEnv (`TRACKER_VEC_ENVS`), normalisation, checkpoints (the phase configs'
+                `TrainingSection`)
 
 `load_tracker_config` returns the validated config as a plain nested dict with every default filled in
 (the training stack, `training/common.py`, reads such dicts); it is what a checkpoint's state.json
@@ -32,8 +33,11 @@ from .values import NonNeg, NonNegInt, PosInt, Positive, Text, expect, integer, 
 DEFAULT_TRACKER_CONFIG = CONFIG_DIR / "tracker.yaml"
 #: The tracker shipped as package data (a policy bundle, `wildrobot_gym.checkpoints.export_policy`).
 DEFAULT_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker.zip"
-#: VecEnvs the tracker trains on: "batched" is the walking env's MuJoCo batch API, not this env's.
-TRACKER_VEC_ENVS = ("subprocess", "dummy")
+#: VecEnvs the tracker trains on (reference/train_tracker.py make_tracker_vec_env): "batched" all in this
+#: process on MuJoCo's batch API (reference.tracker.batch_env, n_workers physics threads), "subprocess" over
+#: n_workers worker processes, "dummy" one by one in this process (all three step alike:
+#: tests/test_tracker_batch_env.py).
+TRACKER_VEC_ENVS = ("batched", "subprocess", "dummy")
 
 _Offsets = items(PosInt, "a non-empty list of positive integers (frames ahead)", 1, 16)
 _Names = items(Text, "a non-empty list of clip names")
@@ -105,8 +109,8 @@ class TrackerConfig(Section):
     @model_validator(mode="after")
     def _across(self) -> "TrackerConfig":
         if self.training.vec_env not in TRACKER_VEC_ENVS:
-            raise ConfigError(f"training.vec_env: expected one of {TRACKER_VEC_ENVS} for the tracker (batched "
-                              f"is the walking env's MuJoCo batch API), got {self.training.vec_env!r}")
+            raise ConfigError(f"training.vec_env: expected one of {TRACKER_VEC_ENVS} for the tracker, "
+                              f"got {self.training.vec_env!r}")
         if self.ppo.actor_inputs != "all":
             raise ConfigError("ppo.actor_inputs: expected 'all' (the tracker's actor and critic both see every "
                               f"entry: it runs in simulation only), got {self.ppo.actor_inputs!r}")
