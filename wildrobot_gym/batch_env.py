@@ -54,7 +54,55 @@ from wildrobot_gym.robot import NUM_JOINTS
 _NO_STAGE = int(mujoco.mjtStage.mjSTAGE_NONE)
 
 
-class BatchedWalkVecEnv(VecEnv):
+class WholeBatchVecEnv(VecEnv):
+    """What the in-process batched VecEnvs share: the batch is one object, so ``get_attr`` / ``set_attr`` /
+    ``env_method`` reach it (every env shares its settings), no env is wrapped, nothing renders, and
+    ``close`` closes the template env ``self.base``."""
+
+    def close(self) -> None:
+        self.base.close()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None] * self.num_envs
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self, attr_name)] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
+        result = getattr(self, method_name)(*method_args, **method_kwargs)
+        return [result] * len(self._indices(indices))
+
+    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
+        return [False] * len(self._indices(indices))
+
+    def _end_info(self, i: int, truncated: bool, fall_reason: str, stats: dict, ret: float, length: int,
+                  t: float) -> dict:
+        """Env i's info at its episode's end: what the subprocess VecEnv sends back (SB3's Monitor
+        ``episode``, ``terminal_observation``, ``TimeLimit.truncated``), success = not terminated."""
+        return {"terminal_observation": self._obs[i].copy(), "TimeLimit.truncated": truncated,
+                "episode_stats": stats, "is_success": truncated, "fall_reason": fall_reason,
+                "episode": {"r": ret, "l": length, "t": t}}
+
+    def _seed_rngs(self) -> None:
+        """Each env's generator ``self._rngs[i]``: new from the seed `seed()` set for the next reset (as
+        DummyVecEnv seeds its envs), else kept (created once, unseeded)."""
+        for i in range(self.num_envs):
+            if self._seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(self._seeds[i])
+
+    def _indices(self, indices: VecEnvIndices) -> Sequence[int]:
+        if indices is None:
+            return range(self.num_envs)
+        return [indices] if isinstance(indices, int) else list(indices)
+
+
+class BatchedWalkVecEnv(WholeBatchVecEnv):
     """`n_envs` phase envs of `cfg` (a validated phase config, Phase 1E or 2) on `n_threads` threads.
 
     :param cfg: the phase config (its ``env``, ``reward_weights`` and ``reward_params``)
@@ -146,16 +194,11 @@ class BatchedWalkVecEnv(VecEnv):
 
     # ------------------------------------------------------------------ VecEnv API
     def reset(self) -> np.ndarray:
-        for i in range(self.num_envs):
-            if self._seeds[i] is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(self._seeds[i])
+        self._seed_rngs()
         self._restart(np.arange(self.num_envs), [opt.get("command") if opt else None for opt in self._options])
         self._reset_seeds()
         self._reset_options()
         return self._obs.copy()
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
 
     def step_wait(self):
         a = np.asarray(self._actions, dtype=np.float64).reshape(self.num_envs, NUM_JOINTS)
@@ -195,45 +238,16 @@ class BatchedWalkVecEnv(VecEnv):
             trunc = bool(truncated[i])
             code = int(info["fall_code"][i])
             stats = self.stats.finish(trunc, i)
-            infos[i] = {
-                "terminal_observation": self._obs[i].copy(),
-                "TimeLimit.truncated": trunc,
-                "episode_stats": stats,
-                "is_success": trunc,
-                "fall_reason": FALL_REASONS[code - 1] if code else "",
-                "episode": {"r": float(self.episode_return[i]), "l": int(self.steps[i]),
-                            "t": round(time.perf_counter() - self._t0, 6)},
-            }
+            infos[i] = self._end_info(i, trunc, FALL_REASONS[code - 1] if code else "", stats,
+                                      float(self.episode_return[i]), int(self.steps[i]),
+                                      round(time.perf_counter() - self._t0, 6))
         if len(done_ids):
             self._restart(done_ids, [None] * len(done_ids))
         if dr is not None:
             dr.push(self.steps, self._qvel, self._rngs, self._qpos[:, 3:7])  # felt from the next step on
         return self._obs.copy(), reward.astype(np.float32), dones, infos
 
-    def close(self) -> None:
-        self.base.close()
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None] * self.num_envs
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self, attr_name)] * len(self._indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
-        result = getattr(self, method_name)(*method_args, **method_kwargs)
-        return [result] * len(self._indices(indices))
-
-    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        return [False] * len(self._indices(indices))
-
     # ------------------------------------------------------------------ internals
-    def _indices(self, indices: VecEnvIndices) -> Sequence[int]:
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else list(indices)
 
     def _metrics(self, ids: np.ndarray | None = None) -> dict:
         """The per-step metrics of every env (or of `ids`), decorated as the single env's info."""

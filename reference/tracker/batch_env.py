@@ -32,8 +32,6 @@ from typing import Any, Mapping, Sequence
 import mujoco
 import mujoco.batch
 import numpy as np
-from gymnasium.utils import seeding
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from reference.rollout import restart_state
 from reference.tracker.env import END_REASONS, TrackingEnv, TrackingStats, _check_options, end_code
@@ -41,13 +39,14 @@ from reference.tracker.library import TrainingReference
 from reference.tracker.observation import robot_yaw
 from reference.tracker.reference_track import Anchor, concatenate_tracks
 from reference.tracker.reward import tracking_errors, tracking_reward
+from wildrobot_gym.batch_env import WholeBatchVecEnv
 from wildrobot_gym.metrics import MetricsTracker, trouble_warnings
 from wildrobot_gym.robot import NUM_JOINTS
 
 _NO_STAGE = int(mujoco.mjtStage.mjSTAGE_NONE)
 
 
-class BatchedTrackingVecEnv(VecEnv):
+class BatchedTrackingVecEnv(WholeBatchVecEnv):
     """`n_envs` tracking envs of `cfg` (a validated tracker config; None: configs/tracker.yaml) on `n_threads`
     physics threads.
 
@@ -103,16 +102,11 @@ class BatchedTrackingVecEnv(VecEnv):
     # ------------------------------------------------------------------ VecEnv API
     def reset(self) -> np.ndarray:
         options = [_check_options(opt or None, len(self.references)) for opt in self._options]
-        for i in range(self.num_envs):
-            if self._seeds[i] is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(self._seeds[i])
+        self._seed_rngs()
         self._restart(np.arange(self.num_envs), options)
         self._reset_seeds()
         self._reset_options()
         return self._obs.copy()
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = actions
 
     def step_wait(self):
         n, base, track = self.num_envs, self.base, self.track
@@ -155,42 +149,14 @@ class BatchedTrackingVecEnv(VecEnv):
             trunc = bool(truncated[i])
             c = int(code[i])
             stats = self.stats.finish(trunc, i)
-            infos[i] = {
-                "terminal_observation": self._obs[i].copy(),
-                "TimeLimit.truncated": trunc,
-                "episode_stats": stats,
-                "is_success": trunc,
-                "fall_reason": END_REASONS[c - 1] if c else "",
-                "episode": {"r": stats["return"], "l": int(stats["length"]), "t": 0.0},  # as TrackingEnv's
-            }
+            # episode time 0.0, as TrackingEnv's
+            infos[i] = self._end_info(i, trunc, END_REASONS[c - 1] if c else "", stats, stats["return"],
+                                      int(stats["length"]), 0.0)
         if len(done_ids):
             self._restart(done_ids, [{}] * len(done_ids))
         return self._obs.copy(), reward.astype(np.float32), dones, infos
 
-    def close(self) -> None:
-        self.base.close()
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None] * self.num_envs
-
-    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        return [getattr(self, attr_name)] * len(self._indices(indices))
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        setattr(self, attr_name, value)
-
-    def env_method(self, method_name: str, *method_args, indices: VecEnvIndices = None, **method_kwargs) -> list[Any]:
-        result = getattr(self, method_name)(*method_args, **method_kwargs)
-        return [result] * len(self._indices(indices))
-
-    def env_is_wrapped(self, wrapper_class: type, indices: VecEnvIndices = None) -> list[bool]:
-        return [False] * len(self._indices(indices))
-
     # ------------------------------------------------------------------ internals
-    def _indices(self, indices: VecEnvIndices) -> Sequence[int]:
-        if indices is None:
-            return range(self.num_envs)
-        return [indices] if isinstance(indices, int) else list(indices)
 
     def _metrics(self, rows: Any, index: Any) -> dict:
         """The per-step metrics of envs `rows` (advancing the clocks of `index`, the same envs)."""

@@ -58,7 +58,7 @@ from reference.tracker.observation import ObservationWriter, robot_yaw
 from reference.tracker.reference_track import Anchor
 from reference.tracker.reward import TERMS, tracking_errors, tracking_reward
 from wildrobot_gym.env import check_action
-from wildrobot_gym.config.tracker import load_tracker_config
+from wildrobot_gym.config.tracker import load_tracker_config, validate_tracker_config
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker
 from wildrobot_gym.robot import NUM_JOINTS, RobotSpec, load_model
 
@@ -73,7 +73,8 @@ class TrackingEnv(gym.Env):
 
     def __init__(self, config: Mapping[str, Any] | None = None,
                  references: list[TrainingReference] | None = None) -> None:
-        cfg = dict(config) if config is not None else load_tracker_config()
+        # checked, defaults filled: a config written before a later key (a shipped tracker's) still runs
+        cfg = validate_tracker_config(dict(config)) if config is not None else load_tracker_config()
         self.cfg = cfg
         self.env_cfg, self.reward_cfg = dict(cfg["env"]), dict(cfg["reward"])
         e = self.env_cfg

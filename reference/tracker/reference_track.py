@@ -13,6 +13,7 @@ velocity       (T, 3)  forward and lateral root velocity in the reference's head
                        yaw rate (rad/s), finite differences Gaussian-smoothed over `smooth_s`
 height         (T,)    root height with the lowest pad on the floor (the clip's own height is not
                        trusted: retargeted clips float or sink), m
+vertical_velocity (T,) rate of change of `height`, Gaussian-smoothed over `smooth_s`, m/s
 roll_pitch     (T, 2)  reference root attitude, rad
 contact        (T, 2)  bool, reference foot contact (left, right): the foot's lowest pad corner is
                        within `contact_height` of the lower foot's (one foot is always down)
@@ -48,6 +49,7 @@ class ReferenceTrack:
     yaw: np.ndarray
     velocity: np.ndarray
     height: np.ndarray
+    vertical_velocity: np.ndarray
     roll_pitch: np.ndarray
     contact: np.ndarray
     phase: np.ndarray
@@ -72,9 +74,12 @@ class ReferenceTrack:
         feet = np.minimum(pads[:, 0::2], pads[:, 1::2])  # (T, 2) lowest corner per foot
         low = feet.min(axis=1)
         roll_pitch = np.array([_quat_roll_pitch(qq) for qq in q[:, 3:7]])
+        height = q[:, 2] - low
+        vz = np.gradient(height) * fps if T > 1 else np.zeros(T)
+        vz = _gaussian_smooth(vz[:, None], smooth_s * fps)[:, 0]
         return ReferenceTrack(
             joints=q[:, 7:].copy(), pos_xy=q[:, :2].copy(), yaw=yaw, velocity=vel,
-            height=q[:, 2] - low, roll_pitch=roll_pitch, contact=feet - low[:, None] < contact_height,
+            height=height, vertical_velocity=vz, roll_pitch=roll_pitch, contact=feet - low[:, None] < contact_height,
             phase=loop_phase(timeline.cycle), in_blend=np.asarray(timeline.in_blend, dtype=bool).copy())
 
 

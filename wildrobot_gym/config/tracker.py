@@ -80,6 +80,7 @@ class TrackerRewardSection(Section):
 
     joint_weight: NonNeg = 0.4
     root_velocity_weight: NonNeg = 0.2
+    vertical_velocity_weight: NonNeg = 0.0  # 0: configs written before the term (the first shipped tracker)
     root_position_weight: NonNeg = 0.1
     heading_weight: NonNeg = 0.1
     height_attitude_weight: NonNeg = 0.1
@@ -87,6 +88,7 @@ class TrackerRewardSection(Section):
     action_rate_weight: NonNeg = 0.02
     joint_scale: Positive = 5.0
     velocity_scale: Positive = 15.0
+    vertical_scale: Positive = 50.0
     position_scale: Positive = 20.0
     heading_scale: Positive = 10.0
     yaw_rate_scale: Positive = 0.5
