@@ -2,7 +2,8 @@
 
     python -m reference.generate [--input-dir DIR] --output-dir DIR [--config configs/reference.yaml]
         [--multi-start-interval K] [--max-window-frames N] [--harness-cap F]
-        [--max-harness-p95 F] [--min-load-support F] [--workers N] [--verbose]
+        [--max-harness-p95 F] [--min-load-support F] [--adapt {auto,always,never}] [--adapt-minutes M]
+        [--workers N] [--verbose]
 
 Steps:
 1. Load the clips of DIR (default: the project's library ``assets/clips/``) with the batch loader:
@@ -10,6 +11,14 @@ Steps:
    would blow up the run: fps outside ``generation.min_clip_fps`` .. ``max_clip_fps``, longer than
    ``generation.max_clip_seconds``, or joints moving less than ``generation.min_joint_motion``.
 2. Resample each clip to 50 Hz and express it in its heading frame.
+   Adaptation (``generation.adapt``, `adaptation_decision`): with the learned tracker and clips that are not
+   the shipped gait library (``auto``, the default; ``always`` / ``never`` force it) the tracker is first
+   fine-tuned on the clips of DIR for ``generation.adapt_minutes`` (at most 20; ``adapt_max_steps`` caps the
+   steps), in this process on ``--workers`` physics threads (`reference.tracker.adapt.adapt_tracker`): the shipped
+   tracker generalises poorly to clips it never saw. Its run, the adapted bundle and ``adaptation.json`` go to
+   ``OUTPUT/tracker_adapted/``, the generation below runs that bundle, and what happened (minutes, steps, the
+   training episodes' fall rate and velocity ratio before / after) is printed and recorded under
+   ``adaptation`` in the summary.
 3. For every clip and every augmentation variant of ``generation.variants``: loop, track and
    record (`reference.rollout`), in parallel over ``--workers`` processes (default: all cores),
    with a progress bar. A rollout that fails is reported and skipped; the others go on. Each
@@ -29,15 +38,18 @@ run's rollouts. Leftovers of a killed run (``OUTPUT.tmp-*`` / ``OUTPUT.old-*`` o
 cleared at the next start. An existing OUTPUT that is not an earlier run's output (no
 ``generation_summary.json`` nor ``records/``) is never replaced.
 
-Flags override the config: ``--multi-start-interval`` and ``--harness-cap`` the ``generation:``
-section (``multi_start_interval``, ``harness.cap_fraction``); ``--max-window-frames``,
+Flags override the config: ``--multi-start-interval``, ``--harness-cap``, ``--adapt`` and ``--adapt-minutes``
+the ``generation:`` section (``multi_start_interval``, ``harness.cap_fraction``, ``adapt``, ``adapt_minutes``);
+``--max-window-frames``,
 ``--max-harness-p95`` and ``--min-load-support`` the ``mining:`` section (``window_frames``,
 ``gates.harness_p95_max``, ``gates.load_mean_min``).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import multiprocessing
 import os
 import shutil
 import sys
@@ -155,8 +167,9 @@ def _failure(clip: Clip, variant: dict, exc: BaseException) -> tuple[str, str]:
 
 
 def generate_records(clips: list[Clip], cfg: GenerationConfig, records_dir: str | Path, workers: int = 1,
-                     progress: bool = True) -> tuple[list[dict], list[tuple[str, str]]]:
-    """Roll out every clip x variant in `workers` processes.
+                     progress: bool = True, start_method: str | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Roll out every clip x variant in `workers` processes (started by `start_method`; None: the platform's
+    default, fork on Linux).
 
     Returns the summaries sorted by name and the failed rollouts as (`clip:variant`, reason): one
     rollout that raises (even MemoryError) is reported and skipped, never the end of the batch.
@@ -178,7 +191,9 @@ def generate_records(clips: list[Clip], cfg: GenerationConfig, records_dir: str 
                 failed.append(_failure(clip, v, exc))
             bar.update()
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(cfg,)) as pool:
+        context = multiprocessing.get_context(start_method) if start_method else None
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(cfg,),
+                                 mp_context=context) as pool:
             futures = {pool.submit(run_task, clip, v, str(records_dir)): (clip, v) for clip, v in tasks}
             for fut in as_completed(futures):
                 try:
@@ -238,6 +253,44 @@ def mine_and_analyze(records_dir: str | Path, output_dir: str | Path, config_pat
     return {"dataset_npz": str(npz_path), "dataset_json": str(json_path),
             "tier0plus_seconds": float(dataset.total_seconds), "decision": report.get("decision"),
             "report": report}
+
+
+# ----------------------------------------------------------------------------------------------
+# Adapting the learned tracker to the clips (reference.tracker.adapt)
+# ----------------------------------------------------------------------------------------------
+ADAPT_DIR = "tracker_adapted"
+
+
+def adaptation_decision(cfg: GenerationConfig, input_dir: str | Path) -> tuple[bool, str]:
+    """Whether this run adapts the learned tracker to the clips of `input_dir` (``generation.adapt``), and why."""
+    if cfg.adapt == "never":
+        return False, "generation.adapt: never"
+    if cfg.tracker != "learned":
+        return False, f"generation.tracker: {cfg.tracker} (only the learned tracker is adapted)"
+    if cfg.adapt == "always":
+        return True, "generation.adapt: always"
+    if Path(input_dir).resolve() == CLIP_LIBRARY.resolve():
+        return False, "generation.adapt: auto, and the clips are the shipped gait library (the tracker trained on them)"
+    return True, "generation.adapt: auto, and the clips are not the shipped gait library"
+
+
+def adapt_for_clips(cfg: GenerationConfig, input_dir: Path, config_path: str | Path, work: Path, out_dir: Path,
+                    threads: int) -> tuple[GenerationConfig, dict]:
+    """Fine-tune ``generation.tracker_path`` on the clips of `input_dir` into ``work/tracker_adapted/``; returns
+    the config that generates with the adapted bundle and the summary's ``adaptation`` entry (its paths those
+    of OUTPUT, where `work` is swapped in)."""
+    from reference.tracker.adapt import ADAPTATION_FILE, adapt_tracker, read_adaptation
+    from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH
+
+    source = cfg.tracker_path or DEFAULT_TRACKER_PATH
+    workdir = work / ADAPT_DIR
+    bundle = adapt_tracker(source, input_dir, workdir, cfg.adapt_minutes, max_steps=cfg.adapt_max_steps,
+                           generation_config=config_path, n_threads=threads)
+    report = read_adaptation(workdir)
+    final = out_dir / ADAPT_DIR
+    report.update(bundle=str(final / bundle.name), workdir=str(final), source=str(source))
+    _write_json(workdir / ADAPTATION_FILE, report)  # its paths too: OUTPUT's
+    return dataclasses.replace(cfg, tracker_path=str(bundle)), report
 
 
 # ----------------------------------------------------------------------------------------------
@@ -328,6 +381,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--harness-cap", type=float, default=None, help="harness cap, fraction of m g")
     p.add_argument("--max-harness-p95", type=float, default=None, help="gate: p95 harness / m g")
     p.add_argument("--min-load-support", type=float, default=None, help="gate: mean load / m g")
+    p.add_argument("--adapt", choices=("auto", "always", "never"), default=None,
+                   help="adapt the learned tracker to the clips first (default: generation.adapt)")
+    p.add_argument("--adapt-minutes", type=float, default=None,
+                   help="wall-clock budget of the adaptation, min (default: generation.adapt_minutes, at most 20)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the analysis plots")
@@ -365,12 +422,30 @@ def _report_rollouts(summaries: list[dict], failed: list[tuple[str, str]], cfg: 
 
 def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[Clip], rejected: list[tuple[str, str]],
         input_dir: Path, work: Path, out_dir: Path) -> int:
-    """Generate, mine and analyse into `work`; paths written down are the final ones under `out_dir`."""
-    tracker = cfg.tracker if cfg.tracker == "feedback" else f"learned ({cfg.tracker_path or 'shipped'})"
+    """Adapt the tracker (when ``generation.adapt`` says so), generate, mine and analyse into `work`; paths
+    written down are the final ones under `out_dir`."""
+    adapt, reason = adaptation_decision(cfg, input_dir)
+    adaptation: dict[str, Any] = {"adapted": adapt, "mode": cfg.adapt, "reason": reason}
+    final_cfg = cfg
+    if adapt:
+        print(f"adapting the learned tracker: {reason}")
+        try:
+            cfg, report = adapt_for_clips(cfg, input_dir, args.config, work, out_dir, max(1, args.workers))
+        except ValueError as exc:  # a tracker that does not load or fit: named in the message
+            print(f"error: adapting the tracker failed: {exc}; the previous output is left as it was", file=sys.stderr)
+            return 2
+        adaptation.update(report)
+        final_cfg = dataclasses.replace(cfg, tracker_path=report["bundle"])
+    elif cfg.tracker == "learned":
+        print(f"tracker not adapted: {reason}")
+    tracker = cfg.tracker if cfg.tracker == "feedback" else f"learned ({final_cfg.tracker_path or 'shipped'})"
     print(f"{len(clips)} clip(s), {len(cfg.variants)} variant(s) each, {max(1, args.workers)} worker(s), tracker {tracker}")
     t0 = time.perf_counter()
+    # After an adaptation this process has run torch and MuJoCo's thread pools: a worker forked from it can
+    # deadlock on a lock some thread held at the fork (seen: both workers stuck at start, 0 s of CPU). The
+    # workers then start from the clean forkserver process instead.
     summaries, failed = generate_records(clips, cfg, work / "records", workers=max(1, args.workers),
-                                         progress=not args.no_progress)
+                                         progress=not args.no_progress, start_method="forkserver" if adapt else None)
     wall = time.perf_counter() - t0
     sim = _report_rollouts(summaries, failed, cfg, wall, args.verbose)
     if not summaries:
@@ -378,9 +453,10 @@ def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[
         return 1
     for s in summaries:  # where the records will be once this run's folder is swapped in
         s["path"] = str(out_dir / "records" / Path(s["path"]).name)
-    summary: dict[str, Any] = {"config": cfg.to_dict(), "input_dir": str(input_dir),
+    summary: dict[str, Any] = {"config": final_cfg.to_dict(), "input_dir": str(input_dir),
                                "rejected": [list(r) for r in rejected], "failed": [list(f) for f in failed],
-                               "rollouts": summaries, "sim_seconds": sim, "wall_seconds": wall}
+                               "rollouts": summaries, "sim_seconds": sim, "wall_seconds": wall,
+                               "adaptation": adaptation}
     _write_json(work / "generation_summary.json", summary)
     result = mine_and_analyze(work / "records", work, args.config, mining_overrides(args),
                               plots=not args.no_plots, verbose=args.verbose)
@@ -388,6 +464,10 @@ def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[
     decision = decision.get("decision", decision) if isinstance(decision, dict) else decision
     print(f"Tier 0+: {result['tier0plus_seconds']:.1f} s -> {out_dir / Path(result['dataset_npz']).name} "
           f"(decision: {decision})")
+    if adaptation["adapted"]:
+        from reference.tracker.adapt import describe
+
+        print(f"tracker adapted to these clips: {describe(adaptation)} -> {adaptation['bundle']}")
     return 0
 
 
@@ -400,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides["multi_start_interval"] = args.multi_start_interval
     if args.harness_cap is not None:
         overrides["harness"] = {"cap_fraction": args.harness_cap}
+    if args.adapt is not None:
+        overrides["adapt"] = args.adapt
+    if args.adapt_minutes is not None:
+        overrides["adapt_minutes"] = args.adapt_minutes
     out_dir = Path(args.output_dir).resolve()
     try:
         cfg = load_generation_config(args.config, overrides)

@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 def tiny_config(tmp_path: Path) -> Path:
     """The project config with 1 s rollouts and one variant: a run takes about a second."""
     doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    doc["generation"].update(duration_s=1.0, variants=[{"name": "base"}])
+    doc["generation"].update(duration_s=1.0, variants=[{"name": "base"}],
+                             adapt="never")  # no 10-min tracker adaptation (test_tracker_adapt.py tests it)
     path = tmp_path / "reference.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -282,7 +282,8 @@ def test_cli_end_to_end(tmp_path):
     save_clip(sway_clip(n=60, name="tiny"), clips / "tiny.npz")
     (clips / "broken.npz").write_bytes(b"not a clip")
     doc = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    doc["generation"].update(duration_s=2.0, variants=[{"name": "base"}, {"name": "mirror", "mirror": True}])
+    doc["generation"].update(duration_s=2.0, variants=[{"name": "base"}, {"name": "mirror", "mirror": True}],
+                             adapt="never")  # no 10-min tracker adaptation (test_tracker_adapt.py tests it)
     config = tmp_path / "reference.yaml"
     config.write_text(yaml.safe_dump(doc))
     out = tmp_path / "out"

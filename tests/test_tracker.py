@@ -245,7 +245,8 @@ def test_generation_controller_sees_the_training_observation(tiny_tracker, env):
 def _generation_config(tmp_path: Path, tracker: Path) -> Path:
     doc = yaml.safe_load(rollout.DEFAULT_CONFIG.read_text())
     doc["generation"].update(duration_s=2.0, variants=[{"name": "base"}, {"name": "mirror", "mirror": True}],
-                             tracker="learned", tracker_path=str(tracker))
+                             tracker="learned", tracker_path=str(tracker),
+                             adapt="never")  # no 10-min tracker adaptation (test_tracker_adapt.py tests it)
     path = tmp_path / "reference.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

@@ -43,6 +43,8 @@ per condition, from the end-of-episode infos:
   command being the env's `BatchedWalkVecEnv.command` right after the reset;
 * ``torque_saturation_pct``: mean over episodes of the % of actuator-steps at the torque limit (the
   condition's limit: `condition_env` scales the threshold with ``servo_torque_scale``);
+* ``proper_contact_fraction_mean``: mean over episodes of the fraction of steps whose foot contacts match
+  the gait clock (Phase 2's criterion; it shows how the gait's timing against the clock moves with latency);
 * ``fall_reasons``: count of each fall reason (``info["fall_reason"]``; successes are not listed);
 * ``straight_line_speed_mean``: mean over episodes of the displacement along the episode's start heading /
   its duration (m/s; `wildrobot_gym.gait_metrics`: a policy that turns has it well below its forward velocity);
@@ -225,6 +227,7 @@ def condition_figures(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "velocity_error_mean": float(np.abs(v - cmd).mean()),
         "torque_saturation_pct": float(np.mean([e["torque_saturation_pct"] for e in episodes])),
         "episode_length_mean": float(np.mean([e["length"] for e in episodes])),
+        "proper_contact_fraction_mean": float(np.mean([e["proper_contact_fraction"] for e in episodes])),
         "fall_reasons": falls,
         "straight_line_speed_mean": float(np.mean([e["gait/straight_line_speed"] for e in episodes])),
         "yaw_rate_mean": float(np.mean([e["gait/yaw_rate"] for e in episodes])),
@@ -305,14 +308,15 @@ def print_suite(result: Mapping[str, Any]) -> None:
     print(f"\nRobustness suite ({result['episodes']} episodes per condition, "
           f"{'deterministic' if result['deterministic'] else 'stochastic'} policy, seed {result['seed']})")
     print(f"{'condition':18s} {'success':>8s} {'v (m/s)':>8s} {'cmd':>6s} {'|v-cmd|':>8s} {'sat %':>6s} "
-          f"{'length':>7s} {'v_line':>7s} {'yaw/s':>6s}  falls")
+          f"{'length':>7s} {'v_line':>7s} {'yaw/s':>6s} {'proper':>6s}  falls")
     for name, r in result["conditions"].items():
         falls = ", ".join(f"{k} {v}" for k, v in sorted(r["fall_reasons"].items())) or "-"
         print(f"{name:18s} {100 * r['success_rate']:7.0f}% {r['forward_velocity_mean']:8.3f} {r['command_mean']:6.2f} "
               f"{r['velocity_error_mean']:8.3f} {r['torque_saturation_pct']:6.1f} {r['episode_length_mean']:7.0f} "
-              f"{r['straight_line_speed_mean']:7.3f} {r['yaw_rate_abs_mean']:6.1f}  {falls}")
+              f"{r['straight_line_speed_mean']:7.3f} {r['yaw_rate_abs_mean']:6.1f} "
+              f"{r['proper_contact_fraction_mean']:6.2f}  {falls}")
     print("v_line: displacement along each episode's start heading / duration (m/s); yaw/s: mean |yaw rate| "
-          "(deg/s) per episode")
+          "(deg/s) per episode; proper: fraction of steps whose contacts match the gait clock")
     print("\nTargets")
     for t in result["summary"]["targets"]:
         v = "" if t["value"] is None else f"{t['value']:.3f}"

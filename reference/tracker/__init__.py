@@ -12,4 +12,5 @@ deterministic policy in `reference.rollout`. One job per module:
     batch_env.py        `BatchedTrackingVecEnv`: N tracking envs in this process on MuJoCo's batch API (training)
     policy.py           a trained tracker as a numpy MLP, loaded without unpickling
     controller.py       the tracker inside rollout's loop
+    adapt.py            a short fine-tune of a trained tracker on new clips (reference.generate's adaptation)
 """

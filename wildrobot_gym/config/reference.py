@@ -39,6 +39,8 @@ DEFAULT_REFERENCE_CONFIG = CONFIG_DIR / "reference.yaml"
 HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
 PRECONDITION_MODES = ("off", "retargeted", "all")
 TRACKERS = ("feedback", "learned")  # generation.tracker: reference/rollout.py
+ADAPT_MODES = ("auto", "always", "never")  # generation.adapt: reference/generate.py, reference/tracker/adapt.py
+MAX_ADAPT_MINUTES = 20.0  # issue 10: generate may adapt the tracker within its own run, at most 20 min on 2 cores
 DEDUPE_MODES = ("merge", "center")
 
 _config = config_dataclass
@@ -173,6 +175,11 @@ class GenerationConfig:
     tracker: one_of(*TRACKERS) = "feedback"
     tracker_path: Optional[text()] = None  # the learned tracker (bundle .zip or checkpoint); null: the shipped one
     tracker_harness: _Flag = False  # keep the harness on with the learned tracker
+    # Adapting the learned tracker to the clips before generating (reference/tracker/adapt.py): "auto" when the
+    # tracker is learned and the clips are not the shipped gait library, "always" (needs tracker: learned), "never".
+    adapt: one_of(*ADAPT_MODES) = "auto"
+    adapt_minutes: _real(gt=0, le=MAX_ADAPT_MINUTES) = 10.0  # wall-clock budget of the fine-tune, min
+    adapt_max_steps: Optional[_Count] = None  # cap on its env steps (null: the clock alone stops it)
     variants: Annotated[tuple[_VariantDict, ...], _null_is(lambda: DEFAULT_VARIANTS), Len(1),
                         expect("a non-empty list of variants", keep_item_errors=True)] = DEFAULT_VARIANTS
 
@@ -183,6 +190,9 @@ class GenerationConfig:
         names = [v["name"] for v in self.variants]
         if len(set(names)) != len(names):
             raise ConfigError(f"variants: expected unique names, got {names}")
+        if self.adapt == "always" and self.tracker != "learned":
+            raise ConfigError(f"adapt: 'always' adapts the learned tracker, but tracker is {self.tracker!r} "
+                              "(set tracker: learned, or adapt: auto / never)")
         return self
 
     def to_dict(self) -> dict:
