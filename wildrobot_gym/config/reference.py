@@ -178,8 +178,8 @@ class GenerationConfig:
     # Adapting the learned tracker to the clips before generating (reference/tracker/adapt.py): "auto" when the
     # tracker is learned and the clips are not the shipped gait library, "always" (needs tracker: learned), "never".
     adapt: one_of(*ADAPT_MODES) = "auto"
-    adapt_minutes: _real(gt=0, le=MAX_ADAPT_MINUTES) = 10.0  # wall-clock budget of the fine-tune, min
-    adapt_max_steps: Optional[_Count] = None  # cap on its env steps (null: the clock alone stops it)
+    adapt_minutes: _real(gt=0, le=MAX_ADAPT_MINUTES) = 15.0  # wall-clock budget of the fine-tune, min
+    adapt_max_steps: Optional[_Count] = 2_000_000  # its env steps (null: the clock alone stops it)
     variants: Annotated[tuple[_VariantDict, ...], _null_is(lambda: DEFAULT_VARIANTS), Len(1),
                         expect("a non-empty list of variants", keep_item_errors=True)] = DEFAULT_VARIANTS
 
