@@ -121,6 +121,26 @@ def _close_within(venv: BatchedSubprocVecEnv, seconds: float) -> None:
     assert not any(p.is_alive() for p in venv.processes)
 
 
+def test_an_interrupt_during_a_checkpoint_save_waits_until_it_is_written(tmp_path: Path):
+    """Ctrl-C inside torch.save used to break its zip writer (a RuntimeError, no final checkpoint): the save
+    now holds the signal and raises KeyboardInterrupt once the checkpoint is whole."""
+    import os
+
+    from wildrobot_gym.checkpoints import interrupts_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal is handled here: recorded, not raised
+            done.append(True)
+    assert done == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is back
+    with interrupts_deferred():  # no signal: nothing raised
+        done.append(True)
+    assert done == [True, True]
+
+
 @pytest.mark.parametrize("consumed", ["all", "first", "torn"])
 def test_close_returns_when_a_step_was_interrupted(consumed):
     """As after Ctrl-C inside step_wait: `waiting` is True but the replies were (partly) read already."""

@@ -20,7 +20,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import contextlib
 import shutil
+import signal
+import threading
 import time
 import zipfile
 import zlib
@@ -40,13 +43,48 @@ def checkpoint_dir(root: Path, step: int) -> Path:
     return root / f"{CKPT_PREFIX}{step:010d}"
 
 
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then deliver them to the handlers that were set.
+
+    A KeyboardInterrupt raised inside torch.save's zip writer leaves the writer broken, and its clean-up
+    raises a RuntimeError instead, which ended a training run without its final checkpoint. In a thread
+    other than the main one (where handlers cannot be set) the block runs as is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        for signum in caught[:1]:  # one interrupt is enough
+            handler = old[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+
 def save_checkpoint(root: Path, model: Any, venv: Any, cfg: Mapping[str, Any],
                     extra: Mapping[str, Any] | None = None,
                     extra_files: Mapping[str, Callable[[Path], None]] | None = None) -> Path:
     """Write model, normalisation statistics and state atomically; return the checkpoint directory.
 
     `extra_files` maps a file name to a writer (called with the file's path inside the temporary
-    directory), so that e.g. Phase 3's amp.pt is part of the same atomic rename."""
+    directory), so that e.g. Phase 3's amp.pt is part of the same atomic rename. Ctrl-C and SIGTERM wait
+    until it is written (`interrupts_deferred`)."""
+    with interrupts_deferred():
+        return _save_checkpoint(root, model, venv, cfg, extra, extra_files)
+
+
+def _save_checkpoint(root: Path, model: Any, venv: Any, cfg: Mapping[str, Any], extra: Mapping[str, Any] | None,
+                     extra_files: Mapping[str, Callable[[Path], None]] | None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     final = checkpoint_dir(root, model.num_timesteps)
     tmp = final.with_name(final.name + ".tmp")
