@@ -13,8 +13,9 @@ Steps:
 2. Resample each clip to 50 Hz and express it in its heading frame.
    Adaptation (``generation.adapt``, `adaptation_decision`): with the learned tracker and clips that are not
    the shipped gait library (``auto``, the default; ``always`` / ``never`` force it) the tracker is first
-   fine-tuned on the clips of DIR for ``generation.adapt_minutes`` (at most 20; ``adapt_max_steps`` caps the
-   steps), in this process on ``--workers`` physics threads (`reference.tracker.adapt.adapt_tracker`): the shipped
+   fine-tuned on the clips of DIR for ``generation.adapt_max_steps`` env steps, stopped earlier at
+   ``generation.adapt_minutes`` (at most 20; a step budget keeps the result independent of the machine's load),
+   in this process on ``--workers`` physics threads (`reference.tracker.adapt.adapt_tracker`): the shipped
    tracker generalises poorly to clips it never saw. Its run, the adapted bundle and ``adaptation.json`` go to
    ``OUTPUT/tracker_adapted/``, the generation below runs that bundle, and what happened (minutes, steps, the
    training episodes' fall rate and velocity ratio before / after) is printed and recorded under
@@ -384,7 +385,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adapt", choices=("auto", "always", "never"), default=None,
                    help="adapt the learned tracker to the clips first (default: generation.adapt)")
     p.add_argument("--adapt-minutes", type=float, default=None,
-                   help="wall-clock budget of the adaptation, min (default: generation.adapt_minutes, at most 20)")
+                   help="wall-clock cap of the adaptation, min (default: generation.adapt_minutes, at most 20)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plots", action="store_true", help="skip the analysis plots")

@@ -3,8 +3,8 @@
 The shipped tracker was trained on the gait library and human-like stand-ins of another seed; on a user's
 retargeted clips (stiff knees, limit-clamped, slow, double-stance dominated) it falls more and walks less.
 Issue 10 lets ``reference.generate`` adapt it within its own run (at most 20 minutes on 2 cores):
-`adapt_tracker` fine-tunes it on exactly the clips that generation will track, for a wall-clock budget, and
-generation then runs the adapted bundle (``generation.adapt`` in configs/reference.yaml).
+`adapt_tracker` fine-tunes it on exactly the clips that generation will track, for a step budget capped by a
+wall-clock limit, and generation then runs the adapted bundle (``generation.adapt`` in configs/reference.yaml).
 
 What it trains: the tracker's own config (its state.json's, or `tracker_config`) with ``reference.clips_dir``
 = the clips, ``reference.clips: null`` and ``reference.human_like_clips: 0`` (the same variants, env, reward
