@@ -162,7 +162,8 @@ def step_infos(steps: dict[str, np.ndarray], rng: np.random.Generator) -> list[d
     return [{**{k: (float(v[i]) if v.ndim == 1 else v[i].copy()) for k, v in steps.items()},
              "foot_contact": contact[i], "foot_touchdown": contact[i] & ~contact[i - 1] if i else np.zeros(2, bool),
              "foot_slip_speed": rng.uniform(0, 0.1, 2), "foot_last_air_time": rng.uniform(0, 0.3, 2),
-             "torque_saturated": rng.uniform(size=8) > 0.9, "gait_phase": (i * 0.03) % 1.0} for i in range(t)]
+             "torque_saturated": rng.uniform(size=8) > 0.9, "gait_phase": (i * 0.03) % 1.0,
+             "command_phase": (i * 0.03) % 1.0} for i in range(t)]
 
 
 def test_episode_stats_gait_keys_are_the_same_for_one_env_and_a_batch():

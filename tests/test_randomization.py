@@ -83,6 +83,20 @@ def test_action_latency_applies_the_action_k_steps_late() -> None:
     np.testing.assert_allclose(targets[3], env.base.servo_targets(actions[1][0].astype(np.float64)))
 
 
+def test_contacts_are_judged_on_the_clock_the_applied_action_was_issued_at() -> None:
+    # foot_contact reads info["command_phase"]: with 2 steps of action latency, the phase of 2 steps ago.
+    late = BatchedWalkVecEnv(_fixed(action_latency_steps=[2, 2]), 1, n_threads=1)
+    prompt = BatchedWalkVecEnv(_fixed(), 1, n_threads=1)
+    late.reset(), prompt.reset()
+    phases = []
+    for _ in range(5):
+        late.step(np.zeros((1, 8), np.float32)), prompt.step(np.zeros((1, 8), np.float32))
+        phases.append(late.phase[0])
+        np.testing.assert_allclose(prompt._metrics()["command_phase"], prompt.phase)
+    np.testing.assert_allclose(late._metrics()["command_phase"][0], phases[-3], atol=1e-12)
+    assert late._metrics()["gait_phase"][0] == phases[-1]
+
+
 def test_sensor_noise_and_offsets_touch_only_the_measured_entries() -> None:
     """Measured entries = truth + offset + noise; the rest (previous action, command, clock and the
     critic's privileged entries) are exact."""

@@ -19,7 +19,7 @@ def make_info(**kw) -> dict:
         "root_ang_vel": np.zeros(3), "roll": 0.0, "pitch": 0.0, "joint_pos": np.zeros(8),
         "joint_vel": np.zeros(8), "joint_acc": np.zeros(8), "action": np.zeros(8), "prev_action": np.zeros(8),
         "actuator_torque": np.zeros(8), "joint_range_mid": np.zeros(8), "joint_range_half": np.ones(8),
-        "gait_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
+        "gait_phase": 0.25, "command_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
         "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
         "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0, "yaw": 0.0,
     }
@@ -112,10 +112,17 @@ def test_configs_without_the_later_terms_still_validate():
 
 
 def test_foot_contact_follows_gait_clock():
-    left_stance = make_info(gait_phase=0.2, foot_contact=np.array([True, False]))
+    left_stance = make_info(command_phase=0.2, foot_contact=np.array([True, False]))
     assert R.foot_contact(left_stance, P) == 1.0
-    assert R.foot_contact(make_info(gait_phase=0.7, foot_contact=np.array([True, False])), P) == 0.0
-    assert R.foot_contact(make_info(gait_phase=0.7, foot_contact=np.array([True, True])), P) == 0.5
+    assert R.foot_contact(make_info(command_phase=0.7, foot_contact=np.array([True, False])), P) == 0.0
+    assert R.foot_contact(make_info(command_phase=0.7, foot_contact=np.array([True, True])), P) == 0.5
+
+
+def test_foot_contact_is_judged_on_the_clock_of_the_applied_command():
+    # Under action latency the body's clock has moved on (0.55) while the applied targets were issued at
+    # 0.45: the contact is judged against the latter.
+    late = make_info(gait_phase=0.55, command_phase=0.45, foot_contact=np.array([True, False]))
+    assert R.foot_contact(late, P) == 1.0
 
 
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():

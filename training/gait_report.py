@@ -37,7 +37,7 @@ KEYS = ("foot_contact", "gait_phase", *INFO_KEYS)
 def clock_match(contacts: np.ndarray, phase: np.ndarray) -> float:
     """Fraction of steps whose contacts match the clock on both feet: Phase 2's proper contact, i.e.
     `wildrobot_gym.rewards.foot_contact` == 1 (the wrapper's proper_contact_fraction)."""
-    return float(np.mean([foot_contact({"gait_phase": ph, "foot_contact": c}, DEFAULT_PARAMS) == 1.0
+    return float(np.mean([foot_contact({"command_phase": ph, "foot_contact": c}, DEFAULT_PARAMS) == 1.0
                           for c, ph in zip(contacts, phase)]))
 
 

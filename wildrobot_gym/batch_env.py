@@ -261,6 +261,9 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         info["action"] = self.action[rows]
         info["prev_action"] = self.prev_action[rows]
         info["gait_phase"] = self.phase[rows]
+        dr = self.randomizer
+        info["command_phase"] = (self.phase[rows] if dr is None
+                                 else self.base.command_phase(self.phase[rows], dr.action_latency[rows]))
         info["joint_range_mid"] = self._range_mid[rows]
         info["joint_range_half"] = self._range_half[rows]
         return info

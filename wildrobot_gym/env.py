@@ -60,7 +60,9 @@ Rendering
     ``render_mode="rgb_array"``: ``height`` x ``width`` images from the "track" camera; both must be
     positive integers within the model's offscreen framebuffer (``<global offwidth offheight>``, 640 x 480).
 
-Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase.
+Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase and
+command_phase (the gait phase at which the servo targets being applied were issued: gait_phase here; with an
+action latency of k steps in the batched env's domain randomisation, k steps earlier).
 """
 from __future__ import annotations
 
@@ -274,6 +276,7 @@ class WildRobotWalkEnv(gym.Env):
         info["action"] = self._action
         info["prev_action"] = self._prev_action
         info["gait_phase"] = self.phase
+        info["command_phase"] = self.phase  # no action latency in this env
         info["joint_range_mid"] = self._range_mid
         info["joint_range_half"] = self._range_half
 
@@ -306,6 +309,11 @@ class WildRobotWalkEnv(gym.Env):
     def advance_phase(self, phase):
         """The gait phase one control step later, in [0, 1)."""
         return (phase + self.gait_frequency * self.dt) % 1.0
+
+    def command_phase(self, phase, latency_steps):
+        """The gait phase `latency_steps` control steps earlier, in [0, 1): the clock the policy read when it
+        issued the servo targets that a latency of that many steps applies now."""
+        return (phase - np.asarray(latency_steps) * self.gait_frequency * self.dt) % 1.0
 
     def write_observation(self, o: np.ndarray, xmat_root: np.ndarray, sensordata: np.ndarray, qpos: np.ndarray,
                           action: np.ndarray, command, phase) -> None:
