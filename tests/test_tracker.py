@@ -118,26 +118,28 @@ def _reference_metrics(track, t: int) -> dict:
             "lateral_velocity": track.velocity[t, 1], "vertical_velocity": track.vertical_velocity[t],
             "root_ang_vel": np.array([0.0, 0.0, track.velocity[t, 2]]),
             "root_height": track.height[t], "roll": track.roll_pitch[t, 0], "pitch": track.roll_pitch[t, 1],
-            "foot_contact": track.contact[t].copy()}
+            "foot_contact": track.contact[t].copy(), "foot_slip_speed": np.zeros(2),
+            "foot_force": np.array([0.5, 0.5])}  # in units of the weight: tracking_errors(..., weight=1)
 
 
 def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula(env):
     track, t, w = env.references[0].track, 60, env.reward_cfg
     upright = np.eye(3).ravel()
     a = np.full(8, 0.3)
-    e = tracking_errors(_reference_metrics(track, t), track, t, (0.0, 0.0, 0.0), upright, a, a)
+    e = tracking_errors(_reference_metrics(track, t), track, t, (0.0, 0.0, 0.0), upright, a, a, 1.0)
     reward, terms = tracking_reward(e, w)
-    assert reward == pytest.approx(max_reward(w)) and max_reward(w) == pytest.approx(1.1)  # configs/tracker.yaml's weights
+    assert reward == pytest.approx(max_reward(w)) and max_reward(w) == pytest.approx(1.3)  # configs/tracker.yaml's
     m = _reference_metrics(track, t)
     m["joint_pos"][2] += 0.3  # 0.3 rad on one knee
-    bad, _ = tracking_reward(tracking_errors(m, track, t, (0.0, 0.0, 0.0), upright, a, a), w)
+    bad, _ = tracking_reward(tracking_errors(m, track, t, (0.0, 0.0, 0.0), upright, a, a, 1.0), w)
     assert bad == pytest.approx(max_reward(w) - w["joint_weight"] * (1 - math.exp(-w["joint_scale"] * 0.09)))
     assert bad < reward
     # every other term lowers it too, and the action-rate penalty is - w sum(da^2)
-    zero = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0, height_sq=0.0,
-                attitude_sq=0.0, contact_match=1.0, action_rate_sq=0.0)
-    for key, value in (("velocity_sq", 0.04), ("vertical_sq", 0.01), ("position_sq", 0.01), ("heading_sq", 0.03), ("yaw_rate_sq", 1.0),
-                       ("height_sq", 1e-3), ("attitude_sq", 0.01), ("contact_match", 0.5), ("action_rate_sq", 1.0)):
+    zero = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
+                height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, load=1.0, action_rate_sq=0.0)
+    for key, value in (("velocity_sq", 0.04), ("vertical_sq", 0.01), ("position_sq", 0.01), ("heading_sq", 0.03),
+                       ("yaw_rate_sq", 1.0), ("height_sq", 1e-3), ("attitude_sq", 0.01), ("contact_match", 0.5),
+                       ("slip_sq", 0.01), ("load", 0.3), ("action_rate_sq", 1.0)):
         r, _ = tracking_reward(TrackingErrors(**{**zero, key: value}), w)
         assert r < max_reward(w), key
     r, terms = tracking_reward(TrackingErrors(**{**zero, "action_rate_sq": 2.0}), w)

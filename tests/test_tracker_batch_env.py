@@ -21,7 +21,8 @@ def cfg() -> dict:
     heading limits, so that every kind of ending happens within a few hundred steps."""
     c = load_tracker_config()
     c["reference"].update(clips=["walk_v030_l080", "walk_v060_l140"], human_like_clips=0, timeline_seconds=3.0,
-                          variants=[{"name": "base"}, {"name": "mirror", "mirror": True}])
+                          variants=[{"name": "base"}, {"name": "mirror", "mirror": True}],
+                          sampling="uniform")  # the batch pools its sampler's statistics, single envs do not
     c["env"].update(max_episode_steps=MAX_STEPS, reanchor_interval=20, max_position_error=0.15,
                     max_heading_error_deg=20.0)
     c["training"].update(n_envs=N_ENVS, n_workers=1)
@@ -137,3 +138,17 @@ def test_make_tracker_vec_env_picks_the_configured_kind(cfg) -> None:
     venv = make_tracker_vec_env(validate_tracker_config({**cfg, "training": {**cfg["training"], "vec_env": "dummy"}}))
     assert isinstance(venv, DummyVecEnv)
     venv.close()
+
+
+def test_batched_env_pools_failures_into_its_reference_sampler(cfg) -> None:
+    """With sampling: failures, the references whose episodes fall are drawn more often afterwards."""
+    c = validate_tracker_config({**cfg, "reference": {**cfg["reference"], "sampling": "failures",
+                                                      "sampling_smoothing": 0.5}})
+    env = BatchedTrackingVecEnv(c, N_ENVS, n_threads=1)
+    env.seed(0)
+    env.reset()
+    before = env.sampler.probabilities().copy()
+    for _ in range(40):  # full-scale random residuals: the robot falls over and over
+        env.step(np.random.default_rng(0).uniform(-1, 1, (N_ENVS, 8)).astype(np.float32) * 2)
+    assert env.sampler.failure_rate.max() > 0.5  # early ends recorded
+    assert not np.allclose(env.sampler.probabilities(), before)

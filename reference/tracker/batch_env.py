@@ -34,7 +34,8 @@ import mujoco.batch
 import numpy as np
 
 from reference.rollout import restart_state
-from reference.tracker.env import END_REASONS, TrackingEnv, TrackingStats, _check_options, end_code
+from reference.tracker.env import (END_REASONS, TrackingEnv, TrackingStats, _check_options, end_code,
+                                   reference_sampler)
 from reference.tracker.library import TrainingReference
 from reference.tracker.observation import robot_yaw
 from reference.tracker.reference_track import Anchor, concatenate_tracks
@@ -76,6 +77,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
                                       batch=n)
         self.anchor = Anchor(n)
         self.stats = TrackingStats(base.dt, n)
+        self.sampler = reference_sampler(base.cfg["reference"], len(self.references))  # one for the whole batch
 
         self.sim = mujoco.batch.Batch(self.model, nsim=n, nthread=int(n_threads) or (os.cpu_count() or 1))
         sim = self.sim
@@ -128,7 +130,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
         qpos, xmat = self._qpos, self._xmat[:, self._root]
         yaw = robot_yaw(xmat)
         pos_err = self.anchor.errors(track.pos_xy[g], track.yaw[g], qpos, yaw)
-        err = tracking_errors(m, track, g, pos_err, xmat, self.action, self.prev_action)
+        err = tracking_errors(m, track, g, pos_err, xmat, self.action, self.prev_action, self.spec_.weight)
         reward, terms = tracking_reward(err, base.reward_cfg)
         code = end_code(m["fall_code"], err.position_sq, pos_err[2], base.max_pos_sq, base.max_heading)
         terminated = code != 0
@@ -149,6 +151,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
             trunc = bool(truncated[i])
             c = int(code[i])
             stats = self.stats.finish(trunc, i)
+            self.sampler.record(int(self.ref[i]), failed=not trunc)
             # episode time 0.0, as TrackingEnv's
             infos[i] = self._end_info(i, trunc, END_REASONS[c - 1] if c else "", stats, stats["return"],
                                       int(stats["length"]), 0.0)
@@ -173,7 +176,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
         for i, opt in zip(ids, options):
             rng = self._rngs[i]
             r = opt.get("reference")
-            r = int(rng.integers(len(self.references))) if r is None else int(r)
+            r = self.sampler.draw(rng) if r is None else int(r)
             T = int(self.lengths[r])
             t0 = opt.get("frame")
             if t0 is None:

@@ -6,7 +6,8 @@ state (qpos) written only at reset.
 Reference
     One of the training references (`reference.tracker.library`: every clip of the library and the
     synthetic human-like stand-ins x every variant of ``reference.variants``, looped with neutral blends
-    by `reference.rollout.build_timeline`, exactly as generation loops them), drawn uniformly per episode.
+    by `reference.rollout.build_timeline`, exactly as generation loops them), drawn per episode by
+    `reference.tracker.sampling` (uniformly, or more often those whose episodes end early).
 
 Action
     8 numbers in [-1, 1]; servo targets = reference joints of the next frame + ``env.residual_scale`` x
@@ -57,6 +58,7 @@ from reference.tracker.library import TrainingReference, generation_config, trai
 from reference.tracker.observation import ObservationWriter, robot_yaw
 from reference.tracker.reference_track import Anchor
 from reference.tracker.reward import TERMS, tracking_errors, tracking_reward
+from reference.tracker.sampling import ReferenceSampler
 from wildrobot_gym.env import check_action
 from wildrobot_gym.config.tracker import load_tracker_config, validate_tracker_config
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker
@@ -98,6 +100,7 @@ class TrackingEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(NUM_JOINTS,), dtype=np.float32)
         self._lo, self._hi = self.model.actuator_ctrlrange[:, 0].copy(), self.model.actuator_ctrlrange[:, 1].copy()
         self.scale = float(e["residual_scale"])
+        self.sampler = reference_sampler(cfg["reference"], len(self.references))
         self.max_steps = int(e["max_episode_steps"])
         self.max_pos_sq = float(e["max_position_error"]) ** 2
         self.max_heading = math.radians(float(e["max_heading_error_deg"]))
@@ -107,6 +110,7 @@ class TrackingEnv(gym.Env):
         self.action = np.zeros(NUM_JOINTS)
         self.prev_action = np.zeros(NUM_JOINTS)
         self.ref: TrainingReference = self.references[0]
+        self.ref_index = 0
         self.t = self.start = self.steps = 0
         self.metrics: dict = {}
         self.stats = TrackingStats(self.dt)
@@ -117,7 +121,8 @@ class TrackingEnv(gym.Env):
         super().reset(seed=seed)
         rng = self.np_random
         i = options.get("reference")
-        self.ref = self.references[int(rng.integers(len(self.references))) if i is None else i]
+        self.ref_index = self.sampler.draw(rng) if i is None else int(i)
+        self.ref = self.references[self.ref_index]
         T = len(self.ref.track)
         t0 = options.get("frame")
         if t0 is None:
@@ -153,7 +158,7 @@ class TrackingEnv(gym.Env):
         self.metrics = m
         xmat = d.xmat[self.spec_.root_body]
         pos_err = self.anchor.errors(track.pos_xy[t], track.yaw[t], d.qpos, robot_yaw(xmat))
-        err = tracking_errors(m, track, t, pos_err, xmat, self.action, self.prev_action)
+        err = tracking_errors(m, track, t, pos_err, xmat, self.action, self.prev_action, self.spec_.weight)
         reward, terms = tracking_reward(err, self.reward_cfg)
         code = int(end_code(m["fall_code"], err.position_sq, pos_err[2], self.max_pos_sq, self.max_heading))
         reason = END_REASONS[code - 1] if code else ""
@@ -169,6 +174,7 @@ class TrackingEnv(gym.Env):
             info["episode_stats"] = stats
             info["episode"] = {"r": stats["return"], "l": int(stats["length"]), "t": 0.0}
             info["is_success"] = not terminated
+            self.sampler.record(self.ref_index, failed=terminated)
         return self._observe(), float(reward), terminated, truncated, info
 
     # ------------------------------------------------------------------ internals
@@ -185,6 +191,11 @@ class TrackingEnv(gym.Env):
     def episode_stats(self, success: bool) -> dict[str, float]:
         """The current episode's statistics (module docstring)."""
         return self.stats.finish(success)
+
+
+def reference_sampler(ref_cfg: Mapping[str, Any], n: int) -> ReferenceSampler:
+    """The `ReferenceSampler` of the ``reference:`` section's sampling keys over `n` references."""
+    return ReferenceSampler(n, ref_cfg["sampling"], ref_cfg["sampling_floor"], ref_cfg["sampling_smoothing"])
 
 
 def end_code(fall_code: Any, position_sq: Any, heading_error: Any, max_position_sq: float, max_heading: float) -> Any:

@@ -18,6 +18,12 @@ root_position      w_root_position exp(-k_position (e_x^2 + e_y^2))
 heading            w_heading exp(-(k_heading e_yaw^2 + k_yaw_rate (w_z - w^_z)^2))
 height_attitude    w_height_attitude exp(-(k_height (z - z^)^2 + k_attitude ((roll - roll^)^2 + (pitch - pitch^)^2)))
 contact            w_contact x (fraction of the two feet whose measured contact equals the reference's)
+stance_slip        w_stance_slip exp(-k_slip sum_i c_i s_i^2), c_i the foot's measured contact, s_i its sole's
+                   horizontal speed: a loaded foot should not slide. The Tier 0+ gate stance_slip_rate <= 15 %
+                   failed on every library clip from 0.55 m/s up (19-26 %; docs/results/tracker.md)
+support            w_support min(1, (F_left + F_right) / (m g) / support_load): the feet carry the robot. A
+                   walk keeps them loaded; the tracked 0.5-0.8 m/s clips hopped (load p10 0.35-0.55 m g
+                   against the Tier 0+ gate's 0.6; unloaded below 0.6, the gate's threshold and this default)
 action_rate        -w_action_rate sum_j (a_j - a_prev_j)^2   (actions in residual units, [-1, 1])
 =================  ===========================================================================
 
@@ -34,8 +40,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-TERMS: tuple[str, ...] = ("joint", "root_velocity", "vertical_velocity", "root_position", "heading", "height_attitude", "contact",
-                          "action_rate")
+TERMS: tuple[str, ...] = ("joint", "root_velocity", "vertical_velocity", "root_position", "heading",
+                          "height_attitude", "contact", "stance_slip", "support", "action_rate")
 
 
 @dataclass
@@ -52,16 +58,19 @@ class TrackingErrors:
     height_sq: Any        # (z - z^)^2, m^2
     attitude_sq: Any      # (roll - roll^)^2 + (pitch - pitch^)^2, rad^2
     contact_match: Any    # fraction of feet whose contact matches, [0, 1]
+    slip_sq: Any          # sum_i c_i s_i^2, (m/s)^2: the squared sliding speed of the feet in contact
+    load: Any             # (F_left + F_right) / (m g): the weight the feet carry
     action_rate_sq: Any   # sum_j (a_j - a_prev_j)^2
 
 
 def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tuple[Any, Any, Any],
-                    xmat_root: np.ndarray, action: np.ndarray, prev_action: np.ndarray) -> TrackingErrors:
+                    xmat_root: np.ndarray, action: np.ndarray, prev_action: np.ndarray,
+                    weight: float) -> TrackingErrors:
     """The errors of the state whose metrics are `m` (MetricsTracker.compute) against reference frame `t`.
 
     position_error: (e_x, e_y, e_yaw) of `reference_track.Anchor.errors`. For a batch every argument has a
     leading env axis (`m` of `MetricsTracker.compute_arrays`, `t` the envs' rows of `track`) and so has
-    every error."""
+    every error. weight: the robot's weight m g, N (the load's unit)."""
     # x.T[k]: component k of one vector (a number) or of every row of a batch ((N,) view)
     dq = m["joint_pos"] - track.joints[t]
     ref_v = track.velocity[t].T
@@ -73,6 +82,7 @@ def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tu
     rp = track.roll_pitch[t].T
     contact, ref_c = m["foot_contact"].T, track.contact[t].T
     da = action - prev_action
+    slip = m["foot_slip_speed"]
     return TrackingErrors(
         joint_sq=(dq * dq).sum(axis=-1),
         velocity_sq=(m["forward_velocity"] - ref_v[0]) ** 2 + (m["lateral_velocity"] - ref_v[1]) ** 2,
@@ -83,6 +93,8 @@ def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tu
         height_sq=(m["root_height"] - track.height[t]) ** 2,
         attitude_sq=(m["roll"] - rp[0]) ** 2 + (m["pitch"] - rp[1]) ** 2,
         contact_match=0.5 * (contact[0] == ref_c[0]) + 0.5 * (contact[1] == ref_c[1]),
+        slip_sq=(m["foot_contact"] * slip * slip).sum(axis=-1),
+        load=m["foot_force"].sum(axis=-1) / weight,
         action_rate_sq=(da * da).sum(axis=-1),
     )
 
@@ -101,6 +113,8 @@ def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, Any]:
         "height_attitude": cfg["height_attitude_weight"] * exp(-(cfg["height_scale"] * e.height_sq
                                                                  + cfg["attitude_scale"] * e.attitude_sq)),
         "contact": cfg["contact_weight"] * e.contact_match,
+        "stance_slip": cfg["stance_slip_weight"] * exp(-cfg["slip_scale"] * e.slip_sq),
+        "support": cfg["support_weight"] * np.minimum(1.0, e.load / cfg["support_load"]),
         "action_rate": -cfg["action_rate_weight"] * e.action_rate_sq,
     }
 

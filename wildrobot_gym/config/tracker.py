@@ -55,6 +55,9 @@ class ReferenceSection(Section):
     timeline_seconds: Positive = 20.0         # looped length of each training timeline, s
     generation_config: Optional[Text] = None  # YAML whose generation: section builds the timelines; null: reference.yaml
     variants: _Variants = [Variant(name="base")]
+    sampling: Annotated[Literal["uniform", "failures"], expect("'uniform' or 'failures'")] = "uniform"
+    sampling_floor: number(ge=0, le=1) = 0.25     # failures: the share of draws spread uniformly
+    sampling_smoothing: number(gt=0, le=1) = 0.05  # failures: moving-average rate per ended episode
 
 
 class TrackerEnvSection(Section):
@@ -86,6 +89,8 @@ class TrackerRewardSection(Section):
     height_attitude_weight: NonNeg = 0.1
     contact_weight: NonNeg = 0.1
     action_rate_weight: NonNeg = 0.02
+    stance_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 and v2)
+    support_weight: NonNeg = 0.0      # 0: as stance_slip_weight
     joint_scale: Positive = 5.0
     velocity_scale: Positive = 15.0
     vertical_scale: Positive = 50.0
@@ -94,6 +99,8 @@ class TrackerRewardSection(Section):
     yaw_rate_scale: Positive = 0.5
     height_scale: Positive = 200.0
     attitude_scale: Positive = 10.0
+    slip_scale: Positive = 100.0
+    support_load: Positive = 0.6      # fraction of m g from which the feet count as carrying the robot
 
 
 class TrackerConfig(Section):
