@@ -10,9 +10,12 @@ set in a temporary folder and prints, per set: Tier 0+ seconds, WALKING Tier 0+ 
 go / no-go counts; `reference.walking`), walking seconds per 0.1 m/s speed band, mean walking speed /
 clip speed, double support of the walking frames, segments, clips contributing, harness p90/p95
 (fraction of m g), unloaded fraction, pooled slip rate, alternation and the forward progress between
-restarts (tracked / reference).
+restarts (tracked / reference). For the library it also prints the support overlap with a walking
+policy (`reference.overlap`: the forward-velocity AUC of the walking Tier 0+ frames against the policy's
+frames; issue 10's target <= 0.7).
 
     python benchmarks/reference_yield.py [--config configs/reference.yaml] [--workers 1] [--keep DIR]
+        [--overlap-policy policies/phase2.zip] [--library-only]
 
 The last lines are ``human-like tier0+ seconds: X`` and ``human-like walking seconds: Y``.
 """
@@ -23,7 +26,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from reference import generate, human_like
+from reference import generate, human_like, overlap
 from reference.rollout import DEFAULT_CONFIG
 
 
@@ -81,20 +84,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--total-seconds", type=float, default=68.0, help="their total length, s")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", type=Path, default=None, help="write everything here instead of a temp folder")
+    p.add_argument("--overlap-policy", type=Path, default=overlap.DEFAULT_POLICY,
+                   help="walking policy of the support-overlap figure")
+    p.add_argument("--library-only", action="store_true", help="skip the human-like set")
     args = p.parse_args(argv)
+    if not args.overlap_policy.exists():
+        raise SystemExit(f"--overlap-policy: no such file or folder {args.overlap_policy}")
     with tempfile.TemporaryDirectory(prefix="reference_yield_") as tmp:
         root = args.keep if args.keep is not None else Path(tmp)
-        clips_dir = root / "human_like_clips"
-        paths = human_like.synthesize(clips_dir, args.num_clips, args.total_seconds, args.seed)
-        seconds = sum(human_like.clip_stats(human_like.load_pickle_dict(q))["duration_s"] for q in paths)
-        results = {
-            "library": run_set(generate.CLIP_LIBRARY, root / "library", args.config, args.workers),
-            "human-like": run_set(clips_dir, root / "human_like", args.config, args.workers),
-        }
-        results["human-like"]["input_seconds"] = seconds
+        results = {"library": run_set(generate.CLIP_LIBRARY, root / "library", args.config, args.workers)}
+        overlap_auc = overlap.velocity_overlap(root / "library", args.overlap_policy)["forward_velocity_auc"]
+        if not args.library_only:
+            clips_dir = root / "human_like_clips"
+            paths = human_like.synthesize(clips_dir, args.num_clips, args.total_seconds, args.seed)
+            seconds = sum(human_like.clip_stats(human_like.load_pickle_dict(q))["duration_s"] for q in paths)
+            results["human-like"] = run_set(clips_dir, root / "human_like", args.config, args.workers)
+            results["human-like"]["input_seconds"] = seconds
         print()
         for name, r in results.items():
             print(format_row(name, r))
+        print(f"library support overlap AUC (forward velocity, walking Tier 0+ vs {args.overlap_policy}): "
+              f"{overlap_auc:.3f}")
+        if args.library_only:
+            return 0
         print(f"human-like input: {len(paths)} synthetic clips, {seconds:.1f} s")
         print(f"human-like tier0+ seconds: {results['human-like']['tier0plus_seconds']:.1f}")
         ws = results["human-like"]["walking_seconds"]

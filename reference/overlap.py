@@ -1,0 +1,111 @@
+"""Support overlap of mined walking data and a walking policy, on one feature: the forward velocity.
+
+AMP's discriminator can only shape a gait whose states the reference data covers. If the reference walks at
+0.2 m/s and the policy at 0.65 m/s, the velocity alone tells them apart and the style reward never switches
+on (the first Phase 3 run: AUC 1.0 from its first round). Issue 10's target: the forward-velocity AUC of the
+walking Tier 0+ frames against the Phase 2 policy's frames at most 0.7.
+
+    separability = max(AUC, 1 - AUC),  AUC = P(v_policy > v_reference)  (Mann-Whitney, ties 1/2)
+
+0.5: the same distribution; 1.0: no overlap at all. The policy runs deterministically on the nominal robot
+(its checkpoint's config: commands drawn from its command range), ``episodes`` episodes; every step counts.
+
+    python -m reference.overlap DATASET_DIR [--policy policies/phase2.zip] [--episodes 4] [--all-frames]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from reference.miner import load_dataset
+from wildrobot_gym.amp.losses import roc_auc
+#: The shipped Phase 2 policy (the repository's policies/ folder; not package data).
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "phase2.zip"
+
+
+def separability(a: np.ndarray, b: np.ndarray) -> float:
+    """max(AUC, 1 - AUC) of `a` against `b`: 0.5 when they overlap fully, 1.0 when they do not overlap."""
+    auc = roc_auc(a, b)
+    return float(max(auc, 1.0 - auc)) if np.isfinite(auc) else float("nan")
+
+
+def dataset_velocities(directory: str | Path, walking_only: bool = True) -> np.ndarray:
+    """The forward velocities (m/s) of a mined dataset's frames: its walking frames, or all of them."""
+    ds = load_dataset(directory, check_feature_version=False)
+    a = ds.arrays
+    if "forward_velocity" not in a:
+        raise ValueError(f"{directory}: the dataset has no 'forward_velocity' array (mined before it was "
+                         "recorded); mine it again with python -m reference.generate")
+    v = np.asarray(a["forward_velocity"], dtype=np.float64)
+    if not walking_only:
+        return v
+    if "frame_walking" not in a:
+        raise ValueError(f"{directory}: the dataset has no 'frame_walking' label; pass walking_only=False "
+                         "(--all-frames) or mine it again")
+    return v[np.asarray(a["frame_walking"], dtype=bool)]
+
+
+def policy_velocities(checkpoint: str | Path, episodes: int = 4, seed: int = 12345) -> np.ndarray:
+    """The forward velocity (m/s) of every step of `episodes` deterministic episodes of a policy."""
+    if episodes < 1:
+        raise ValueError(f"episodes: expected a positive integer, got {episodes}")
+    from training.common import open_checkpoint  # heavy imports only when a policy is run
+    from training.evaluate import load_policy
+
+    model, venv, _, _ = load_policy(open_checkpoint("--policy", Path(checkpoint)), 1)
+    out: list[float] = []
+    try:
+        venv.seed(seed)
+        obs = venv.reset()
+        done = 0
+        while done < episodes:
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, dones, infos = venv.step(action)
+            out.append(float(infos[0]["forward_velocity"]))
+            done += int(dones[0])
+    finally:
+        venv.close()
+    return np.asarray(out)
+
+
+def velocity_overlap(dataset: str | Path, policy: str | Path = DEFAULT_POLICY, episodes: int = 4,
+                     walking_only: bool = True) -> dict:
+    """The forward-velocity separability of a dataset's (walking) frames and a policy's, with both
+    distributions' quartiles."""
+    ref = dataset_velocities(dataset, walking_only)
+    pol = policy_velocities(policy, episodes)
+    q = lambda v: [float(x) for x in np.percentile(v, [25, 50, 75])] if len(v) else []  # noqa: E731
+    return {"dataset": str(dataset), "policy": str(policy), "walking_only": walking_only,
+            "reference_frames": int(len(ref)), "policy_frames": int(len(pol)),
+            "reference_velocity_quartiles": q(ref), "policy_velocity_quartiles": q(pol),
+            "forward_velocity_auc": separability(pol, ref)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("dataset", type=Path, help="a mined dataset folder (tier0plus.npz + .json)")
+    p.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy bundle or checkpoint")
+    p.add_argument("--episodes", type=int, default=4)
+    p.add_argument("--all-frames", action="store_true", help="every Tier 0+ frame, not only the walking ones")
+    p.add_argument("--json-output", type=Path, default=None)
+    args = p.parse_args(argv)
+    try:
+        report = velocity_overlap(args.dataset, args.policy, args.episodes, not args.all_frames)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(str(e)) from None
+    print(f"forward velocity: reference {report['reference_frames']} frames, quartiles "
+          f"{np.round(report['reference_velocity_quartiles'], 3).tolist()}; policy {report['policy_frames']} "
+          f"frames, quartiles {np.round(report['policy_velocity_quartiles'], 3).tolist()}")
+    print(f"support overlap AUC (forward velocity): {report['forward_velocity_auc']:.3f}")
+    if args.json_output is not None:
+        tmp = args.json_output.with_name(args.json_output.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=1))
+        tmp.replace(args.json_output)
+    return report
+
+
+if __name__ == "__main__":
+    main()
