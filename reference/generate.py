@@ -12,11 +12,12 @@ Steps:
    ``generation.max_clip_seconds``, or joints moving less than ``generation.min_joint_motion``.
 2. Resample each clip to 50 Hz and express it in its heading frame.
    Adaptation (``generation.adapt``, `adaptation_decision`): with the learned tracker and clips that are not
-   the shipped gait library (``auto``, the default; ``always`` / ``never`` force it) the tracker is first
-   fine-tuned on the clips of DIR for ``generation.adapt_max_steps`` env steps, stopped earlier at
+   the shipped gait library (``auto``, the default; ``always`` / ``never`` force it) a tracker
+   (`adaptation_source`: ``generation.adapt_from``, else ``tracker_path``, else the shipped general tracker) is
+   first fine-tuned on the clips of DIR for ``generation.adapt_max_steps`` env steps, stopped earlier at
    ``generation.adapt_minutes`` (at most 20; a step budget keeps the result independent of the machine's load),
    in this process on ``--workers`` physics threads (`reference.tracker.adapt.adapt_tracker`): the shipped
-   tracker generalises poorly to clips it never saw. Its run, the adapted bundle and ``adaptation.json`` go to
+   trackers generalise poorly to clips they never saw. Its run, the adapted bundle and ``adaptation.json`` go to
    ``OUTPUT/tracker_adapted/``, the generation below runs that bundle, and what happened (minutes, steps, the
    training episodes' fall rate and velocity ratio before / after) is printed and recorded under
    ``adaptation`` in the summary.
@@ -275,15 +276,22 @@ def adaptation_decision(cfg: GenerationConfig, input_dir: str | Path) -> tuple[b
     return True, "generation.adapt: auto, and the clips are not the shipped gait library"
 
 
+def adaptation_source(cfg: GenerationConfig) -> str | Path:
+    """The tracker an adaptation starts from: ``generation.adapt_from``, else ``generation.tracker_path``, else
+    the shipped general tracker (the library tracker generalises worse to unseen clips: docs/results/tracker.md)."""
+    from wildrobot_gym.config.tracker import DEFAULT_GENERAL_TRACKER_PATH
+
+    return cfg.adapt_from or cfg.tracker_path or DEFAULT_GENERAL_TRACKER_PATH
+
+
 def adapt_for_clips(cfg: GenerationConfig, input_dir: Path, config_path: str | Path, work: Path, out_dir: Path,
                     threads: int) -> tuple[GenerationConfig, dict]:
-    """Fine-tune ``generation.tracker_path`` on the clips of `input_dir` into ``work/tracker_adapted/``; returns
+    """Fine-tune `adaptation_source` on the clips of `input_dir` into ``work/tracker_adapted/``; returns
     the config that generates with the adapted bundle and the summary's ``adaptation`` entry (its paths those
     of OUTPUT, where `work` is swapped in)."""
     from reference.tracker.adapt import ADAPTATION_FILE, adapt_tracker, read_adaptation
-    from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH
 
-    source = cfg.tracker_path or DEFAULT_TRACKER_PATH
+    source = adaptation_source(cfg)
     workdir = work / ADAPT_DIR
     bundle = adapt_tracker(source, input_dir, workdir, cfg.adapt_minutes, max_steps=cfg.adapt_max_steps,
                            generation_config=config_path, n_threads=threads)

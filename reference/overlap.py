@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,9 @@ def policy_velocities(checkpoint: str | Path, episodes: int = 4, seed: int = 123
     """The forward velocity (m/s) of every step of `episodes` deterministic episodes of a policy."""
     if episodes < 1:
         raise ValueError(f"episodes: expected a positive integer, got {episodes}")
+    repo = str(Path(__file__).resolve().parent.parent)
+    if repo not in sys.path:
+        sys.path.insert(0, repo)  # training/ is not a package of the wheel (as reference.train_tracker)
     from training.common import open_checkpoint  # heavy imports only when a policy is run
     from training.evaluate import load_policy
 

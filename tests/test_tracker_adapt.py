@@ -16,7 +16,7 @@ from reference import generate, human_like, rollout, train_tracker
 from reference.tracker.adapt import ADAPTATION_FILE, adapt_tracker
 from reference.tracker.policy import TrackerPolicy
 from wildrobot_gym.checkpoints import read_state, resolve_checkpoint
-from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH, validate_tracker_config
+from wildrobot_gym.config.tracker import DEFAULT_GENERAL_TRACKER_PATH, DEFAULT_TRACKER_PATH, validate_tracker_config
 from wildrobot_gym.paths import CLIP_LIBRARY
 
 CLIP = "walk_v030_l080"
@@ -145,7 +145,7 @@ def test_generate_adapts_the_tracker_first_and_records_it(tmp_path, stand_ins, c
     a = summary["adaptation"]
     bundle = out / generate.ADAPT_DIR / "tracker.zip"
     assert a["adapted"] and a["mode"] == "always" and a["steps"] >= 1 and a["bundle"] == str(bundle)
-    assert a["source"] == str(DEFAULT_TRACKER_PATH) and {"fall_rate", "velocity_ratio"} <= set(a["after"])
+    assert a["source"] == str(DEFAULT_GENERAL_TRACKER_PATH) and {"fall_rate", "velocity_ratio"} <= set(a["after"])
     assert summary["config"]["tracker_path"] == str(bundle) and bundle.is_file()  # the adapted bundle generated
     assert json.loads((bundle.parent / ADAPTATION_FILE).read_text())["bundle"] == str(bundle)
     assert not summary["failed"] and len(summary["rollouts"]) == 2
@@ -162,6 +162,12 @@ def test_generate_does_not_adapt_when_told_never_or_on_the_library(tmp_path, sta
     adapt, reason = generate.adaptation_decision(cfg, CLIP_LIBRARY)
     assert not adapt and "gait library" in reason  # auto on the gait library the tracker trained on
     assert generate.adaptation_decision(cfg, stand_ins)[0]  # auto on clips it never saw
+    # what is adapted: adapt_from, else tracker_path, else the shipped general tracker
+    assert generate.adaptation_source(cfg) == DEFAULT_GENERAL_TRACKER_PATH
+    own = rollout.load_generation_config(config, {"tracker_path": "mine.zip"})
+    assert generate.adaptation_source(own) == "mine.zip"
+    both = rollout.load_generation_config(config, {"tracker_path": "mine.zip", "adapt_from": "base.zip"})
+    assert generate.adaptation_source(both) == "base.zip"
     feedback = rollout.load_generation_config(config, {"adapt": "auto", "tracker": "feedback"})
     assert not generate.adaptation_decision(feedback, stand_ins)[0]  # nothing to adapt
     with pytest.raises(ValueError, match=r"^generation\.adapt: 'always' adapts the learned tracker"):

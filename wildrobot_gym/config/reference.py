@@ -180,6 +180,9 @@ class GenerationConfig:
     adapt: one_of(*ADAPT_MODES) = "auto"
     adapt_minutes: _real(gt=0, le=MAX_ADAPT_MINUTES) = 15.0  # wall-clock budget of the fine-tune, min
     adapt_max_steps: Optional[_Count] = 2_000_000  # its env steps (null: the clock alone stops it)
+    # The tracker the adaptation fine-tunes (bundle .zip or checkpoint); null: tracker_path when set, else the
+    # shipped general tracker (DEFAULT_GENERAL_TRACKER_PATH)
+    adapt_from: Optional[text()] = None
     variants: Annotated[tuple[_VariantDict, ...], _null_is(lambda: DEFAULT_VARIANTS), Len(1),
                         expect("a non-empty list of variants", keep_item_errors=True)] = DEFAULT_VARIANTS
 

@@ -33,6 +33,11 @@ from .values import NonNeg, NonNegInt, PosInt, Positive, Text, expect, integer, 
 DEFAULT_TRACKER_CONFIG = CONFIG_DIR / "tracker.yaml"
 #: The tracker shipped as package data (a policy bundle, `wildrobot_gym.checkpoints.export_policy`).
 DEFAULT_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker.zip"
+#: The shipped tracker that `reference.generate` adapts to clips it never saw (``generation.adapt_from`` null):
+#: tracker v2, trained with uniform reference sampling. The library tracker above (v3, sampling weighted to the
+#: references it fell on) tracks the gait library's fast clips but generalises worse to unseen stand-ins
+#: (docs/results/tracker.md).
+DEFAULT_GENERAL_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_general.zip"
 #: VecEnvs the tracker trains on (reference/train_tracker.py make_tracker_vec_env): "batched" all in this
 #: process on MuJoCo's batch API (reference.tracker.batch_env, n_workers physics threads), "subprocess" over
 #: n_workers worker processes, "dummy" one by one in this process (all three step alike:
@@ -149,5 +154,5 @@ def load_tracker_config(path: str | Path = DEFAULT_TRACKER_CONFIG) -> dict:
     return validate_tracker_config(read_yaml(path))
 
 
-__all__ = ["DEFAULT_TRACKER_CONFIG", "DEFAULT_TRACKER_PATH", "ReferenceSection", "TrackerConfig",
+__all__ = ["DEFAULT_GENERAL_TRACKER_PATH", "DEFAULT_TRACKER_CONFIG", "DEFAULT_TRACKER_PATH", "ReferenceSection", "TrackerConfig",
            "TrackerEnvSection", "TrackerRewardSection", "load_tracker_config", "validate_tracker_config"]
