@@ -44,7 +44,9 @@ per condition, from the end-of-episode infos:
 * ``torque_saturation_pct``: mean over episodes of the % of actuator-steps at the torque limit (the
   condition's limit: `condition_env` scales the threshold with ``servo_torque_scale``);
 * ``proper_contact_fraction_mean``: mean over episodes of the fraction of steps whose foot contacts match
-  the gait clock (Phase 2's criterion; it shows how the gait's timing against the clock moves with latency);
+  the gait clock (Phase 2's criterion), judged as `wildrobot_gym.rewards.foot_contact` does: against the
+  command phase, the clock at which the applied servo targets were issued (under a latency condition the gait
+  phase that many steps earlier; nominally the gait phase itself);
 * ``fall_reasons``: count of each fall reason (``info["fall_reason"]``; successes are not listed);
 * ``straight_line_speed_mean``: mean over episodes of the displacement along the episode's start heading /
   its duration (m/s; `wildrobot_gym.gait_metrics`: a policy that turns has it well below its forward velocity);

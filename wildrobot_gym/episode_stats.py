@@ -24,7 +24,7 @@ EPISODE_STAT_KEYS: tuple[str, ...] = (
     "forward_velocity",        # mean forward velocity, m/s
     "lateral_speed",           # mean |lateral velocity|, m/s
     "foot_sliding_speed",      # mean slip speed of loaded feet (per foot-step in contact), m/s
-    "proper_contact_fraction", # fraction of steps whose contact pattern matches the gait clock
+    "proper_contact_fraction", # fraction of steps whose contact pattern matches the clock (foot_contact == 1)
     "air_time",                # mean swing duration over touchdowns, s (0 if no touchdown)
     "touchdowns",              # number of touchdowns
     "torque_saturation_pct",   # % of actuator-steps at the torque limit
