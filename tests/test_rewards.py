@@ -20,6 +20,7 @@ def make_info(**kw) -> dict:
         "joint_vel": np.zeros(8), "joint_acc": np.zeros(8), "action": np.zeros(8), "prev_action": np.zeros(8),
         "actuator_torque": np.zeros(8), "joint_range_mid": np.zeros(8), "joint_range_half": np.ones(8),
         "gait_phase": 0.25, "command_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
+        "foot_force": np.array([30.0, 0.0]),
         "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
         "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0, "yaw": 0.0,
     }
@@ -103,7 +104,7 @@ def test_configs_without_the_later_terms_still_validate():
 
     cfg = yaml.safe_load((CONFIG_DIR / "phase1e.yaml").read_text())
     for name in R.LATER_TERMS:
-        del cfg["reward_weights"][name]
+        cfg["reward_weights"].pop(name, None)
     weights = validate_config(cfg)["reward_weights"]
     assert all(weights.get(name, 0.0) == 0.0 for name in R.LATER_TERMS)
     cfg["reward_weights"].pop("torque")
@@ -123,6 +124,36 @@ def test_foot_contact_is_judged_on_the_clock_of_the_applied_command():
     # 0.45: the contact is judged against the latter.
     late = make_info(gait_phase=0.55, command_phase=0.45, foot_contact=np.array([True, False]))
     assert R.foot_contact(late, P) == 1.0
+
+
+def test_stance_expectation_is_a_smooth_alternation():
+    e = R.stance_expectation(np.array([0.25, 0.75, 0.0]), P)
+    assert e[0, 0] > 0.99 and e[0, 1] < 0.01  # mid left stance
+    assert e[1, 0] < 0.01 and e[1, 1] > 0.99  # mid right stance
+    np.testing.assert_allclose(e[2], [0.5, 0.5])  # the switch: half way for both
+    overlap = R.stance_expectation(0.0, {**P, "clock_overlap": 0.3})
+    assert (overlap > 0.85).all()  # double support expected around the switch
+
+
+def test_gait_clock_pays_the_clock_pattern_and_charges_load_in_swing_and_sliding_in_stance():
+    right = make_info(command_phase=0.25, foot_force=np.array([30.0, 0.0]))
+    assert R.gait_clock(right, P) == pytest.approx(1.0, abs=0.01)
+    swapped = make_info(command_phase=0.25, foot_force=np.array([0.0, 30.0]))
+    assert R.gait_clock(swapped, P) == pytest.approx(0.0, abs=0.01)
+    half_loaded_swing = make_info(command_phase=0.25, foot_force=np.array([30.0, 5.0]))
+    assert R.gait_clock(half_loaded_swing, P) == pytest.approx(0.75, abs=0.01)  # 0.5 of the swing foot's pay
+    sliding_stance = make_info(command_phase=0.25, foot_force=np.array([30.0, 0.0]), foot_slip_speed=np.array([0.2, 0.0]))
+    assert R.gait_clock(sliding_stance, P) == pytest.approx(0.5 * (math.exp(-1.0) + 1.0), abs=0.01)
+    # Smooth in the timing: the swing foot landing just before the switch costs less than landing mid-swing.
+    def cost(phase: float) -> float:
+        lifted = make_info(command_phase=phase, foot_force=np.array([30.0, 0.0]))
+        landed = make_info(command_phase=phase, foot_force=np.array([30.0, 30.0]))
+        return R.gait_clock(lifted, P) - R.gait_clock(landed, P)
+    assert 0.0 < cost(0.48) < 0.5 * cost(0.25)
+    # One formula for one env and for a batch.
+    batch = make_info(command_phase=np.array([0.25, 0.25]), foot_force=np.array([[30.0, 0.0], [0.0, 30.0]]),
+                      foot_slip_speed=np.zeros((2, 2)))
+    np.testing.assert_allclose(R.gait_clock(batch, P), [R.gait_clock(right, P), R.gait_clock(swapped, P)])
 
 
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():

@@ -39,6 +39,11 @@ foot_contact             mean_i [contact_i == stance_i(phase)]; left stance when
 foot_sliding             -sum_i contact_i * s_i^2   (a sliding loaded foot pays)       <= 0
 foot_air_time            sum_i td_i * min(air_i - air_time_target, air_time_cap)      paid once
                          (paid on the touchdown step only; 0 when c < 0.1 m/s)        per step
+gait_clock               mean_i [E_i l_i exp(-(s_i / clock_speed_scale)^2)              [0, 1]
+                         + (1 - E_i)(1 - l_i)]: l_i = min(1, F_i / clock_force_scale),
+                         E_i a smooth stance indicator of the command phase (see
+                         stance_expectation): a loaded, still foot in stance, an
+                         unloaded foot in swing
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -60,6 +65,10 @@ DEFAULT_PARAMS: dict[str, float] = {
     "existential_value": -5.0,
     "air_time_target": 0.15,
     "air_time_cap": 0.3,
+    "clock_force_scale": 10.0,   # N (0.3 m g): the foot load that counts as fully loaded in gait_clock
+    "clock_speed_scale": 0.2,    # m/s: gait_clock's stance foot pays exp(-(s / scale)^2) for sliding
+    "clock_smoothing": 0.15,     # width of the stance indicator's edges (in units of sin 2 pi phase)
+    "clock_overlap": 0.0,        # > 0: both feet expected down around each switch (double support)
 }
 
 
@@ -179,17 +188,41 @@ def foot_air_time(info: Info, p: Params) -> Value:
     return np.where(info["command"] < 0.1, 0.0, paid)
 
 
+def stance_expectation(phase: Value, p: Params) -> np.ndarray:
+    """(..., 2) expected stance of (left, right) at gait phase(s) `phase`, smooth in [0, 1]:
+    E_left = sigmoid((sin 2 pi phase + clock_overlap) / clock_smoothing), E_right the same half a cycle
+    later. With clock_overlap 0 the left foot is expected down in [0, 0.5) and the right in [0.5, 1), as in
+    foot_contact, but the switch is a ramp, not a step, so a touchdown a little early or late costs a little."""
+    x = np.sin(2.0 * np.pi * np.asarray(phase, dtype=np.float64))
+    k, d = p["clock_smoothing"], p["clock_overlap"]
+    z = np.stack([(x + d) / k, (-x + d) / k], axis=-1)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def gait_clock(info: Info, p: Params) -> Value:
+    """mean over feet of E_i l_i exp(-(s_i / clock_speed_scale)^2) + (1 - E_i)(1 - l_i): a periodic reward
+    in [0, 1] on the command phase (as foot_contact). l_i = min(1, F_i / clock_force_scale) is how loaded the
+    foot is, E_i its expected stance (`stance_expectation`). A foot expected in swing pays for every newton it
+    carries, one expected in stance for being unloaded or sliding. Unlike foot_contact's 0 / 1 match, the pay
+    changes smoothly with the timing and the load, so a touchdown a little early pays a little less."""
+    e = stance_expectation(info["command_phase"], p)
+    load = np.minimum(1.0, np.asarray(info["foot_force"]) / p["clock_force_scale"])
+    still = np.exp(-(np.asarray(info["foot_slip_speed"]) / p["clock_speed_scale"]) ** 2)
+    per_foot = e * load * still + (1.0 - e) * (1.0 - load)
+    return per_foot.mean(axis=-1)
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
-        torque_saturation, existential, foot_contact, foot_sliding, foot_air_time,
+        torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
-LATER_TERMS: tuple[str, ...] = ("heading", "yaw_rate", "torque_saturation")
+LATER_TERMS: tuple[str, ...] = ("heading", "yaw_rate", "torque_saturation", "gait_clock")
 
 
 class RewardComposer:

@@ -48,5 +48,7 @@ class RewardParams(Section):
     existential_value: Finite = None      # the per-step constant (the seed's -5.0): either sign
     air_time_target: NonNeg = None        # s of swing before foot_air_time pays
     air_time_cap: NonNeg = None           # s: most a touchdown can earn
-
-
+    clock_force_scale: Positive = None    # N of foot load that counts as fully loaded in gait_clock: a divisor
+    clock_speed_scale: Positive = None    # m/s: gait_clock's stance-slip scale, a divisor
+    clock_smoothing: Positive = None      # width of the stance indicator's edges: a divisor
+    clock_overlap: Finite = None          # > 0: double support expected at each switch; < 0: flight
