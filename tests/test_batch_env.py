@@ -34,6 +34,10 @@ def test_batched_env_matches_the_single_env_step_for_step(phase: str) -> None:
     batched = BatchedWalkVecEnv(cfg, n, n_threads=2, amp_features=amp, randomize=False)  # the nominal robot
     single = make_vec_env(cfg, n, 0, kind="dummy", amp_features=amp)
     assert batched.observation_space == single.observation_space
+    if phase == "phase2":  # the contact terms weigh 0 at the base level: switch every one on
+        contact = {"foot_contact": 5.0, "gait_clock": 10.0, "foot_sliding": 2.0, "foot_air_time": 5.0}
+        for env in (batched, single):
+            env.env_method("set_reward_weights", contact)
     batched.seed(7)
     single.seed(7)
     batched.set_options([{"command": 0.65}, None, None, None, None])

@@ -15,18 +15,16 @@ def make(cooldown: int = 0) -> ContactCurriculum:
     return ContactCurriculum.from_config(cfg)
 
 
-# configs/phase2.yaml: the seed's stage weights doubled (its comment says why)
-SEED_A = {"foot_air_time": 0.5, "foot_contact": 1.0, "foot_sliding": 0.2}
-A = {"foot_air_time": 1.0, "foot_contact": 2.0, "foot_sliding": 0.4}
-B = {"foot_air_time": 3.0, "foot_contact": 6.0, "foot_sliding": 1.0}
-C = {"foot_air_time": 5.0, "foot_contact": 10.0, "foot_sliding": 2.0}
-ZERO = {"foot_air_time": 0.0, "foot_contact": 0.0, "foot_sliding": 0.0}
+# configs/phase2.yaml: gait_clock in foot_contact's place, rising 10 -> 15 -> 20 (its comment says why)
+A = {"foot_air_time": 5.0, "foot_contact": 0.0, "foot_sliding": 2.0, "gait_clock": 10.0}
+B = {**A, "gait_clock": 15.0}
+C = {**A, "gait_clock": 20.0}
+ZERO = {"foot_air_time": 0.0, "foot_contact": 0.0, "foot_sliding": 0.0, "gait_clock": 0.0}
 
 
 def test_starts_at_2a_with_the_config_weights():
     st = make().state()
     assert (st.stage, st.scale, st.weights) == ("2A", 1.0, A)
-    assert A == {k: 2 * v for k, v in SEED_A.items()}
 
 
 def test_advances_on_schedule_only_while_fast():

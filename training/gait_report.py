@@ -16,8 +16,6 @@ clock (to judge a policy against another phase's clock).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -26,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from training.common import open_checkpoint  # noqa: E402
+from wildrobot_gym.atomic_io import atomic_write_json  # noqa: E402
 from wildrobot_gym.gait_metrics import INFO_KEYS, episode_gait, gait_rows, stack_infos  # noqa: E402
 from wildrobot_gym.rewards import DEFAULT_PARAMS, foot_contact  # noqa: E402
 
@@ -112,9 +111,7 @@ def main(argv: list[str] | None = None) -> dict:
     print("contacts  " + strip(c[:n]))
     print("clock     " + "".join("l" if x < 0.5 else "r" for x in ph[:n]))
     if args.json_output is not None:
-        tmp = args.json_output.with_name(args.json_output.name + ".tmp")
-        tmp.write_text(json.dumps(report, indent=1))
-        os.replace(tmp, args.json_output)
+        atomic_write_json(args.json_output, report, indent=1)
     return report
 
 

@@ -13,7 +13,9 @@ Semantics follow SB3's VecEnvs: auto-reset on done, the last observation of an e
 ``info["terminal_observation"]``, ``TimeLimit.truncated`` when it was truncated, seeds and options
 (``{"command": c}``) applied at the next `reset()`. The per-step infos are empty but at an episode's
 end, which gets what the subprocess VecEnv sends back (`wildrobot_gym.vec_env.KEEP_INFO_KEYS`):
-``episode`` (SB3's Monitor format), ``episode_stats``, ``is_success`` and ``fall_reason``.
+``episode`` (SB3's Monitor format), ``episode_stats``, ``is_success`` and ``fall_reason``. The whole
+batch's per-step metrics of the latest step (arrays with a leading env axis, taken before auto-resets)
+are ``last_step_info``, for diagnostics such as `training/contact_timing.py`.
 
 Domain randomisation (the config's ``randomization`` section, when enabled): `DomainRandomizer` draws
 each env's physical and sensing parameters at its episode start and applies latency, noise and pushes
@@ -156,6 +158,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         self.episode_return = np.zeros(n)
         self.action = np.zeros((n, NUM_JOINTS))
         self.prev_action = np.zeros((n, NUM_JOINTS))
+        self.last_step_info: dict = {}
         self.policy_obs_dim = int(base.observation_space.shape[0])
         self.amp_features = amp_features
         obs_space = base.observation_space
@@ -218,6 +221,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         self.phase = base.advance_phase(self.phase)
 
         info = self._metrics()
+        self.last_step_info = info  # every env's per-step metrics (before auto-resets), for diagnostics
         reward, terms = self.composer(info)
         if self.task_weight is not None:  # Phase 3, as StyleRewardWrapper: the style term comes above
             terms = {k: self.task_weight * v for k, v in terms.items()}
