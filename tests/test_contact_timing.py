@@ -48,3 +48,10 @@ def test_bad_arguments_name_the_argument(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         contact_timing.main([str(ROOT / "policies" / "phase2.zip"), "--warmup", "500"])
     assert "--warmup" in capsys.readouterr().err
+
+
+def test_phase_bins_no_step_fell_in_print_as_a_dash(capsys: pytest.CaptureFixture) -> None:
+    s = contact_timing.summarize(_rows(0.0, steps=1), warmup=0)  # one step: one bin of ten
+    assert sum(row["left_down"] is None for row in s["by_phase"]) == 9
+    contact_timing.print_summary(s)
+    assert capsys.readouterr().out.count("      -") == 18

@@ -88,7 +88,8 @@ def print_summary(s: dict) -> None:
     for row in s["by_phase"]:
         lo, hi = row["phase"]
         want = "left" if hi <= 0.5 else "right"
-        print(f"{lo:.1f} - {hi:.1f}    {row['left_down']:8.2f}  {row['right_down']:9.2f}   {want}")
+        left, right = (" " * 6 + "-" if v is None else f"{v:7.2f}" for v in (row["left_down"], row["right_down"]))
+        print(f"{lo:.1f} - {hi:.1f}    {left}   {right}      {want}")
 
 
 def main(argv: list[str] | None = None) -> dict:
