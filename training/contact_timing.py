@@ -20,12 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from training.common import open_checkpoint  # noqa: E402
+from training.common import open_checkpoint, wrap_normalize  # noqa: E402
 from wildrobot_gym.atomic_io import atomic_write_json  # noqa: E402
 from wildrobot_gym.batch_env import BatchedWalkVecEnv  # noqa: E402
 from wildrobot_gym.checkpoints import VECNORM_FILE, read_state  # noqa: E402
 from wildrobot_gym.config.phase import validate_config  # noqa: E402
-from wildrobot_gym.policy_io import load_ppo, load_vecnormalize  # noqa: E402
+from wildrobot_gym.policy_io import load_ppo  # noqa: E402
 from wildrobot_gym.rewards import DEFAULT_PARAMS, foot_contact  # noqa: E402
 
 BINS = 10
@@ -38,9 +38,7 @@ def record(ckpt, envs: int, steps: int, randomize: bool, deterministic: bool, se
         raise SystemExit("contact_timing: Phase 3 checkpoints are not supported (their envs carry AMP features)")
     batch = BatchedWalkVecEnv(cfg, envs, n_threads=cfg["training"]["n_workers"], randomize=randomize)
     try:
-        venv = load_vecnormalize(ckpt / VECNORM_FILE, batch)
-        venv.training = False
-        venv.norm_reward = False
+        venv = wrap_normalize(batch, cfg, ckpt / VECNORM_FILE, training=False)
         model = load_ppo(ckpt, None, cfg, device="cpu", observation_space=venv.observation_space,
                          action_space=venv.action_space)
         venv.seed(seed)
