@@ -152,3 +152,25 @@ def test_batched_env_pools_failures_into_its_reference_sampler(cfg) -> None:
         env.step(np.random.default_rng(0).uniform(-1, 1, (N_ENVS, 8)).astype(np.float32) * 2)
     assert env.sampler.failure_rate.max() > 0.5  # early ends recorded
     assert not np.allclose(env.sampler.probabilities(), before)
+
+
+def test_human_like_share_needs_stand_ins_and_names_the_key(cfg) -> None:
+    c = validate_tracker_config({**cfg, "reference": {**cfg["reference"], "human_like_share": 0.3}})
+    with pytest.raises(ValueError, match="human_like_share.*human_like_clips is 0"):
+        BatchedTrackingVecEnv(c, N_ENVS, n_threads=1)
+
+
+def test_human_like_share_gives_the_stand_ins_their_share_of_episodes(cfg) -> None:
+    from reference.tracker.env import TrackingEnv
+
+    c = validate_tracker_config({**cfg, "reference": {**cfg["reference"], "human_like_clips": 2,
+                                                      "human_like_seconds": 6.0, "human_like_share": 0.4}})
+    env = TrackingEnv(c)
+    human = np.array([r.source == "human_like" for r in env.references])
+    assert human.sum() == 2 * 2 and (~human).sum() == 2 * 2  # two clips of each source x two variants
+    np.testing.assert_allclose(env.sampler.probabilities()[human].sum(), 0.4)
+    drawn = []
+    for seed in range(200):
+        env.reset(seed=seed)
+        drawn.append(human[env.ref_index])
+    assert 0.3 < np.mean(drawn) < 0.5

@@ -46,7 +46,7 @@ def adaptation_config(source_config: Mapping[str, Any], clips_dir: str | Path, w
     checked (`validate_tracker_config`; a config saved before a later key gets its default)."""
     cfg = copy.deepcopy(dict(source_config))
     ref = cfg["reference"]
-    ref.update(clips_dir=str(Path(clips_dir).resolve()), clips=None, human_like_clips=0)
+    ref.update(clips_dir=str(Path(clips_dir).resolve()), clips=None, human_like_clips=0, human_like_share=None)
     if generation_config is not None:  # the timelines loop the clips as this generation config does
         ref["generation_config"] = str(Path(generation_config).resolve())
     steps = int(max_steps) if max_steps is not None else UNLIMITED_STEPS

@@ -77,7 +77,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
                                       batch=n)
         self.anchor = Anchor(n)
         self.stats = TrackingStats(base.dt, n)
-        self.sampler = reference_sampler(base.cfg["reference"], len(self.references))  # one for the whole batch
+        self.sampler = reference_sampler(base.cfg["reference"], self.references)  # one for the whole batch
 
         self.sim = mujoco.batch.Batch(self.model, nsim=n, nthread=int(n_threads) or (os.cpu_count() or 1))
         sim = self.sim

@@ -100,7 +100,7 @@ class TrackingEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(NUM_JOINTS,), dtype=np.float32)
         self._lo, self._hi = self.model.actuator_ctrlrange[:, 0].copy(), self.model.actuator_ctrlrange[:, 1].copy()
         self.scale = float(e["residual_scale"])
-        self.sampler = reference_sampler(cfg["reference"], len(self.references))
+        self.sampler = reference_sampler(cfg["reference"], self.references)
         self.max_steps = int(e["max_episode_steps"])
         self.max_pos_sq = float(e["max_position_error"]) ** 2
         self.max_heading = math.radians(float(e["max_heading_error_deg"]))
@@ -193,9 +193,18 @@ class TrackingEnv(gym.Env):
         return self.stats.finish(success)
 
 
-def reference_sampler(ref_cfg: Mapping[str, Any], n: int) -> ReferenceSampler:
-    """The `ReferenceSampler` of the ``reference:`` section's sampling keys over `n` references."""
-    return ReferenceSampler(n, ref_cfg["sampling"], ref_cfg["sampling_floor"], ref_cfg["sampling_smoothing"])
+def reference_sampler(ref_cfg: Mapping[str, Any], references: list[TrainingReference]) -> ReferenceSampler:
+    """The `ReferenceSampler` of the ``reference:`` section's sampling keys over `references` (with
+    ``human_like_share``: two groups, the clip folder's and the stand-ins)."""
+    args = (len(references), ref_cfg["sampling"], ref_cfg["sampling_floor"], ref_cfg["sampling_smoothing"])
+    share = ref_cfg.get("human_like_share")
+    if share is None:
+        return ReferenceSampler(*args)
+    human = np.array([r.source == "human_like" for r in references])
+    if not human.any() or human.all():
+        missing = "human-like stand-ins (reference.human_like_clips is 0)" if not human.any() else "clip-folder clips"
+        raise ValueError(f"reference.human_like_share: {share} needs both sources, but there are no {missing}")
+    return ReferenceSampler(*args, groups=human.astype(np.int64), group_shares=np.array([1.0 - share, share]))
 
 
 def end_code(fall_code: Any, position_sq: Any, heading_error: Any, max_position_sq: float, max_heading: float) -> Any:

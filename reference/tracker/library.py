@@ -36,6 +36,7 @@ class TrainingReference:
     variant: str
     timeline: Timeline
     track: ReferenceTrack
+    source: str = "clips"  # "clips" (the clip folder) or "human_like" (the synthetic stand-ins)
 
 
 def generation_config(ref_cfg: Mapping[str, Any]) -> GenerationConfig:
@@ -45,8 +46,9 @@ def generation_config(ref_cfg: Mapping[str, Any]) -> GenerationConfig:
     return load_generation_config(path, {"duration_s": float(ref_cfg["timeline_seconds"]), "cycles": None})
 
 
-def training_clips(ref_cfg: Mapping[str, Any], gen: GenerationConfig) -> list[Clip]:
-    """The clips of the ``reference:`` section at gen.fps in their heading frame (bad files are skipped)."""
+def training_clips(ref_cfg: Mapping[str, Any], gen: GenerationConfig) -> list[tuple[Clip, str]]:
+    """(clip, source) of the ``reference:`` section at gen.fps in their heading frame (bad files are skipped);
+    source is "clips" for the clip folder's, "human_like" for the synthetic stand-ins."""
     from reference.generate import clip_limits, prepare_clips
     from reference.human_like import synthesize
 
@@ -55,16 +57,17 @@ def training_clips(ref_cfg: Mapping[str, Any], gen: GenerationConfig) -> list[Cl
     if ref_cfg.get("clips"):
         wanted = set(ref_cfg["clips"])
         clips = [c for c in clips if c.name in wanted]
+    out = [(c, "clips") for c in clips]
     n = int(ref_cfg.get("human_like_clips", 0))
     if n > 0:
         with tempfile.TemporaryDirectory(prefix="tracker_human_like_") as tmp:
             synthesize(tmp, n, float(ref_cfg["human_like_seconds"]), int(ref_cfg["human_like_seed"]))
             human, _ = prepare_clips(Path(tmp), gen.fps, limits)
-        clips += human
-    if not clips:
+        out += [(c, "human_like") for c in human]
+    if not out:
         raise ValueError(f"reference: no usable clip (clips_dir {ref_cfg.get('clips_dir') or CLIP_LIBRARY}, "
                          f"clips {ref_cfg.get('clips')}, human_like_clips {n})")
-    return clips
+    return out
 
 
 def build_references(model: mujoco.MjModel, spec: RobotSpec, ref_cfg: Mapping[str, Any],
@@ -72,12 +75,12 @@ def build_references(model: mujoco.MjModel, spec: RobotSpec, ref_cfg: Mapping[st
     """Every clip x variant of the config as a looped timeline with its `ReferenceTrack`."""
     gen = generation_config(ref_cfg)
     out = []
-    for clip in training_clips(ref_cfg, gen):
+    for clip, source in training_clips(ref_cfg, gen):
         for variant in ref_cfg["variants"]:
             timeline = clip_timeline(model, clip, gen, dict(variant), spec)
             track = ReferenceTrack.from_timeline(model, spec, timeline, env_cfg["velocity_smooth_s"],
                                                  env_cfg["contact_height"])
-            out.append(TrainingReference(clip.name, str(variant["name"]), timeline, track))
+            out.append(TrainingReference(clip.name, str(variant["name"]), timeline, track, source))
     return out
 
 

@@ -63,6 +63,7 @@ class ReferenceSection(Section):
     sampling: Annotated[Literal["uniform", "failures"], expect("'uniform' or 'failures'")] = "uniform"
     sampling_floor: number(ge=0, le=1) = 0.25     # failures: the share of draws spread uniformly
     sampling_smoothing: number(gt=0, le=1) = 0.05  # failures: moving-average rate per ended episode
+    human_like_share: Optional[number(gt=0, lt=1)] = None  # share of episodes on the stand-ins; null: by count
 
 
 class TrackerEnvSection(Section):
