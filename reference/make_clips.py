@@ -96,7 +96,7 @@ def format_table(rows: list[tuple[GaitParams, int, TrackResult | None]]) -> str:
 def validity_rows(rows: list[tuple[GaitParams, PlanCheck]]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the library table (plan figures and `check_plan` results)."""
     head = ["name", "v m/s", "L m", "T s", "steps/s", "strides/s/foot", "DS plan", "DS kin", "lean deg",
-            "COM h m", "clear m", "margin deg hp/hr/kn/an", "min margin deg", "ZMP margin mm",
+            "COM h m", "clear m", "level COM", "load p10 m g", "load < 0.6", "margin deg hp/hr/kn/an", "min margin deg", "ZMP margin mm",
             "COM over support", "sole roll deg", "foot gap mm", "peak qd rad/s", "v steady m/s"]
     cells = []
     for p, c in rows:
@@ -105,6 +105,7 @@ def validity_rows(rows: list[tuple[GaitParams, PlanCheck]]) -> tuple[list[str], 
             p.name, f"{p.speed:.2f}", f"{p.step_length:.3f}", f"{p.step_time:.3f}", f"{1 / p.step_time:.2f}",
             f"{0.5 / p.step_time:.2f}", f"{p.double_support:.2f}", f"{c.double_support:.2f}",
             f"{math.degrees(p.torso_pitch):.1f}", f"{p.com_height:.3f}", f"{p.clearance:.3f}",
+            f"{p.level_com:.1f}", f"{c.implied_load_p10:.2f}", f"{c.implied_unloaded:.2f}",
             "/".join(f"{x:.1f}" for x in g), f"{g.min():.1f}", f"{1e3 * c.zmp_margin:.1f}",
             f"{c.com_over_support:.2f}", f"{math.degrees(c.max_sole_roll):.1f}", f"{1e3 * c.foot_gap:.0f}",
             f"{c.max_joint_speed.max():.1f}",
@@ -144,7 +145,10 @@ def markdown_report(valid: list[tuple[GaitParams, PlanCheck]], tracking: str, co
         "Columns: T = step time (one foot's step, L / v); steps/s = cadence (both feet); strides/s/foot = "
         "1 / (2 T); DS plan = double-support fraction of the step as planned, DS kin = the fraction of the "
         "steady window's frames in which forward kinematics puts both soles on the floor and still "
-        "(quantised to 1 / (50 T)); lean = torso pitch forward; margin = smallest distance of the "
+        "(quantised to 1 / (50 T)); lean = torso pitch forward; level COM = `level_com`, the share of the "
+        "whole-body COM's bob the waist height cancels; load p10 / load < 0.6 = the vertical foot load the "
+        "clip's COM motion asks for (1 + a_z / g), its 10th percentile and the fraction of steady frames "
+        "below the Tier 0+ unloaded threshold (the gate allows 0.10); margin = smallest distance of the "
         "unclipped IK joint angle to its range, per joint (hip pitch / hip roll / knee / ankle, worse of "
         "the two legs); ZMP margin = smallest distance of the planned (LIPM) ZMP inside the support "
         "polygon; COM over support = fraction of frames in which the model's COM projects inside the "
