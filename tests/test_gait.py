@@ -214,3 +214,45 @@ def test_make_clips_refuses_invalid_gaits_and_reads_degrees(tmp_path):
     cfg.write_text("gaits:\n  - {name: both, speed: 0.3, step_length: 0.08, torso_pitch: 0.1, torso_pitch_deg: 5}\n")
     with pytest.raises(ValueError, match="not both"):
         make_clips.load_gait_config(cfg)
+
+
+# ------------------------------------------------------------------ gait-1.3: the level whole-body COM
+@pytest.mark.parametrize("level", [0.0, 0.5, 1.0])
+def test_level_com_cancels_that_share_of_the_com_bob(gm, level):
+    """level_com = a leaves about (1 - a) of the constant-waist COM bob; a = 1 levels it, and the waist moves."""
+    base = GaitParams(name="lvl", speed=0.5, step_length=0.12, com_height=0.29, torso_pitch=np.radians(10.0),
+                      ramp_steps=3, duration=5.0, lateral_sway=-0.4, clearance=0.035)
+    flat, leveled = (generate_gait(GaitParams(**{**base.__dict__, "level_com": a}), gm) for a in (0.0, level))
+    t0, t1 = steady_window(flat)
+    sel = (flat.t >= t0) & (flat.t < t1)
+    bob0 = np.ptp(flat.model_com[sel, 2])
+    bob = np.ptp(leveled.model_com[sel, 2])
+    assert bob0 > 0.008  # the swinging legs lift the COM by millimetres at this cadence
+    assert bob == pytest.approx((1.0 - level) * bob0, abs=0.15 * bob0)
+    if level == 0.0:
+        assert np.ptp(flat.waist[:, 2]) == 0.0  # gait-1.2: a constant waist height
+    else:
+        assert np.ptp(leveled.waist[sel, 2]) > 0.5 * level * bob0
+
+
+def test_check_plan_reports_the_foot_load_the_clip_asks_for(gm):
+    """The COM bob of a constant waist asks the floor to pull; a level COM asks for about m g throughout."""
+    base = GaitParams(name="lvl", speed=0.5, step_length=0.12, com_height=0.29, torso_pitch=np.radians(10.0),
+                      ramp_steps=3, duration=5.0, lateral_sway=-0.4, clearance=0.035)
+    bobbing = check_plan(generate_gait(base, gm), gm)
+    level = check_plan(generate_gait(GaitParams(**{**base.__dict__, "level_com": 1.0}), gm), gm)
+    assert bobbing.implied_load_p10 < 0.6 and bobbing.implied_unloaded > 0.1
+    assert level.implied_load_p10 > 0.9 and level.implied_unloaded == 0.0
+
+
+def test_level_com_outside_its_range_is_refused():
+    with pytest.raises(ValueError, match="level_com"):
+        GaitParams(name="bad", speed=0.3, step_length=0.09, level_com=1.5).validate()
+
+
+def test_the_library_clips_ask_for_loads_within_the_tier0_gate():
+    """Every library gait asks for loads below 0.6 m g in at most 20 % of its steady frames (gait-1.2: up to 24 %)."""
+    gm = GaitModel()
+    worst = max(check_plan(generate_gait(p, gm), gm).implied_unloaded
+                for p in make_clips.load_gait_config(make_clips.DEFAULT_CONFIG))
+    assert worst <= 0.2

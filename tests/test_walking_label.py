@@ -236,3 +236,26 @@ def test_a_partial_label_is_refused_naming_the_key(tmp_path: Path):
     (d / "tier0plus.json").write_text(json.dumps({**side, "npz_sha256": miner._sha256(d / "tier0plus.npz")}))
     with pytest.raises(ValueError, match="lacks array 'segment_walking'"):
         load_dataset(d)
+
+
+# --- benchmarks/walking_windows.py: why walking windows fail ----------------------------------------------
+def test_walking_windows_report_names_the_failing_gate_and_skips_a_bad_file(tmp_path: Path, capsys):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import walking_windows
+
+    rec_dir = tmp_path / "records"
+    rec_dir.mkdir()
+    slipping = records(150, clip="slip")
+    slipping["foot_slip_speed"] = np.full((150, 2), 0.3)  # every loaded foot slides: the stance-slip gate fails
+    np.savez(rec_dir / "slip__base.npz", **slipping)
+    np.savez(rec_dir / "clean__base.npz", **records(150, clip="clean"))
+    np.savez(rec_dir / "stand__base.npz", **records(150, clip="stand", speed=0.02, alternate=False))
+    (rec_dir / "broken__base.npz").write_bytes(b"not an npz")
+    assert walking_windows.main([str(tmp_path), "--min-speed", "0.2"]) == 0
+    out, err = capsys.readouterr()
+    lines = {line.split(":")[0]: line for line in out.splitlines()[1:]}
+    assert set(lines) == {"slip", "clean"}  # the standing rollout has no walking window
+    assert "pass   0" in lines["slip"] and "'stance_slip'" in lines["slip"]
+    assert "pass  11" in lines["clean"] and lines["clean"].endswith("{}")
+    assert "broken__base.npz: skipped" in err
