@@ -12,8 +12,9 @@
 
 ``reference.human_like_share`` (optional) splits the draws between the two sources first: that share of the
 episodes goes to the synthetic human-like stand-ins and the rest to the clip folder, each source sampled
-within itself as above. Without it the failure weighting spent three quarters of tracker v3's episodes on the
-hard library clips, and v3 no longer stepped on the unseen stand-ins (docs/results/tracker.md).
+within itself as above (the failure weighting spent three quarters of tracker v3's episodes on the hard library
+clips). Tracker v4 trained with a share of 0.35 and still did not step on unseen stand-ins, so the default is
+none (docs/results/tracker.md, "Tracker v4").
 
 `TrackingEnv` keeps a sampler of its own episodes; the batched env shares one over all its envs.
 """
