@@ -26,8 +26,9 @@ Pipeline (`generate_gait`):
      +-0.7 g of vertical acceleration on the fast clips, so following them exactly left the feet
      unloaded (< 0.6 m g) in 20-25 % of the frames, twice the Tier 0+ `unloaded_fraction` gate.
      a = 1 levels the COM but needs the waist to bob 20-32 mm, past the knee's and hip roll's
-     ranges on most gaits; configs/gaits.yaml picks a per gait. The standing waist height gives the
-     requested COM height in the crouched standing pose.
+     ranges on most gaits. The shipped library keeps a = 0: a levelled one (docs/results/tracker_v5/
+     gaits_level.yaml) did not mine more walking (docs/results/tracker.md). The standing waist height
+     gives the requested COM height in the crouched standing pose.
   5. `leg_ik`: analytic IK of the hip pitch - hip roll - knee - ankle pitch leg (below).
 
 Kinematic limits this robot imposes (documented because they shape the gaits): with no ankle roll
