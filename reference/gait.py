@@ -24,7 +24,7 @@ Pipeline (`generate_gait`):
      whole-body COM's bob shrinks to about (1 - a) of what a constant waist height (a = 0, gait-1.2)
      gives. At a = 0 the lifting legs moved the COM 11-16 mm peak to peak at 3-5 steps/s: up to
      +-0.7 g of vertical acceleration on the fast clips, so following them exactly left the feet
-     unloaded (< 0.6 m g) in 20-25 % of the frames, twice the Tier 0+ `unloaded_fraction` gate.
+     unloaded (< 0.6 m g) in 20-24 % of the frames, twice the Tier 0+ `unloaded_fraction` gate.
      a = 1 levels the COM but needs the waist to bob 20-32 mm, past the knee's and hip roll's
      ranges on most gaits. The shipped library keeps a = 0: a levelled one (docs/results/tracker_v5/
      gaits_level.yaml) did not mine more walking (docs/results/tracker.md). The standing waist height
@@ -63,7 +63,8 @@ from wildrobot_gym.robot import GRAVITY, NUM_JOINTS, RobotSpec, load_model
 
 # 1.1: default clearance 0.045 m. 1.2: preview control weighs ref[k+1] with gd[0] (the ZMP lagged a
 # control step), ramp_steps, swing_peak, unclipped IK + check_plan, steady window in the metadata.
-# 1.3: level_com (the whole-body COM held at the LIPM height).
+# 1.3: level_com (the whole-body COM held at the LIPM height) and check_plan's implied foot load; level_com 0
+# gives the 1.2 clips exactly.
 GENERATOR_VERSION = "gait-1.3"
 SIDES = ("left", "right")
 UNLOADED_LOAD = 0.6  # m g: configs/reference.yaml mining.gates.unloaded_load_threshold (check_plan's implied load)

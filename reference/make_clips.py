@@ -96,7 +96,8 @@ def format_table(rows: list[tuple[GaitParams, int, TrackResult | None]]) -> str:
 def validity_rows(rows: list[tuple[GaitParams, PlanCheck]]) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the library table (plan figures and `check_plan` results)."""
     head = ["name", "v m/s", "L m", "T s", "steps/s", "strides/s/foot", "DS plan", "DS kin", "lean deg",
-            "COM h m", "clear m", "level COM", "load p10 m g", "load < 0.6", "margin deg hp/hr/kn/an", "min margin deg", "ZMP margin mm",
+            "COM h m", "clear m", "level COM", "load p10 m g", "load < 0.6", "margin deg hp/hr/kn/an",
+            "min margin deg", "ZMP margin mm",
             "COM over support", "sole roll deg", "foot gap mm", "peak qd rad/s", "v steady m/s"]
     cells = []
     for p, c in rows:
