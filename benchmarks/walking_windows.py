@@ -3,11 +3,15 @@
 their median gate metrics and the count failing each gate.
 
     python benchmarks/walking_windows.py DATASET_DIR [--min-speed 0.5] [--config configs/reference.yaml]
+        [--slip-by-stance-frame]
 
 DATASET_DIR is a `reference.generate --output-dir` (its records/ are re-mined with the config's mining section).
 Columns: clip:variant, the clip's speed, walking windows, median forward speed v, windows passing, medians of
 load p10 (m g), unloaded fraction, stance slip rate, flight and double-stance fractions, actuator saturation,
-then {gate: walking windows failing it}.
+then {gate: walking windows failing it}. With --slip-by-stance-frame, each line also gives where in a foot's
+stance (a run of frames loaded above the gate's stance threshold) the foot slips: the share of stances whose
+first / second / middle / second-last / last frame slides faster than the gate's slip speed, and the median
+stance length in frames.
 """
 from __future__ import annotations
 
@@ -24,7 +28,28 @@ COLUMNS = ("load_p10", "unloaded_fraction", "stance_slip_rate", "flight_fraction
            "actuator_saturation_rate")
 
 
-def rollout_line(path: Path, cfg: miner.MiningConfig, min_speed: float) -> str | None:
+def slip_by_stance_frame(records: dict, gates) -> str:
+    """Where in the stances the loaded feet slip (module docstring), over the frames before any fall."""
+    load = np.asarray(records["foot_force"], dtype=np.float64) / float(records["weight"])
+    slipping = np.asarray(records["foot_slip_speed"]) > gates.slip_speed_threshold
+    ok = ~np.asarray(records["fallen"], dtype=bool)
+    at = {"first": [], "second": [], "middle": [], "second-last": [], "last": []}
+    lengths = []
+    for i in range(load.shape[1]):
+        edges = np.diff(np.r_[0, ((load[:, i] > gates.stance_load_threshold) & ok).astype(int), 0])
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            if b - a < 5:  # too short to have a middle
+                continue
+            s = slipping[a:b, i]
+            lengths.append(b - a)
+            at["first"].append(s[0]), at["second"].append(s[1]), at["middle"].extend(s[2:-2])
+            at["second-last"].append(s[-2]), at["last"].append(s[-1])
+    if not lengths:
+        return "no stance"
+    return " ".join(f"{k} {np.mean(v):.2f}" for k, v in at.items()) + f" (stance {np.median(lengths):.0f} frames)"
+
+
+def rollout_line(path: Path, cfg: miner.MiningConfig, min_speed: float, slip_position: bool = False) -> str | None:
     """One rollout's summary line, or None when its clip is slower than `min_speed` or nothing walks."""
     with np.load(path, allow_pickle=False) as f:
         records = dict(f)
@@ -36,8 +61,9 @@ def rollout_line(path: Path, cfg: miner.MiningConfig, min_speed: float) -> str |
     flags = miner.gate_matrix(met, cfg.gates)
     fails = {g: int((~ok).sum()) for g, ok in flags.items() if (~ok).any()}
     medians = " ".join(f"{np.median(met[c]):.2f}" for c in COLUMNS)
-    return (f"{m.clip}:{m.variant:<10s} clip {m.clip_speed:.2f} windows {int(w.sum()):3d} "
+    line = (f"{m.clip}:{m.variant:<10s} clip {m.clip_speed:.2f} windows {int(w.sum()):3d} "
             f"v {np.median(met['forward_velocity_mean']):.2f} pass {int(m.window_passed[w].sum()):3d} | {medians} | {fails}")
+    return line + " | slips at " + slip_by_stance_frame(records, cfg.gates) if slip_position else line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dataset_dir", type=Path)
     p.add_argument("--min-speed", type=float, default=0.5, help="only clips at least this fast, m/s")
     p.add_argument("--config", type=Path, default=DEFAULT_REFERENCE_CONFIG)
+    p.add_argument("--slip-by-stance-frame", action="store_true", help="also where in the stance the feet slip")
     args = p.parse_args(argv)
     files = sorted((args.dataset_dir / "records").glob("*.npz"))
     if not files:
@@ -54,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print("rollout | " + " ".join(COLUMNS) + " | failing gates")
     for path in files:
         try:
-            line = rollout_line(path, cfg, args.min_speed)
+            line = rollout_line(path, cfg, args.min_speed, args.slip_by_stance_frame)
         except (ValueError, KeyError, OSError) as e:  # a bad file is reported, the rest still run
             print(f"{path.name}: skipped ({e})", file=sys.stderr)
             continue

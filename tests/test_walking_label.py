@@ -259,3 +259,16 @@ def test_walking_windows_report_names_the_failing_gate_and_skips_a_bad_file(tmp_
     assert "pass   0" in lines["slip"] and "'stance_slip'" in lines["slip"]
     assert "pass  11" in lines["clean"] and lines["clean"].endswith("{}")
     assert "broken__base.npz: skipped" in err
+
+
+def test_walking_windows_slip_by_stance_frame_finds_touchdown_slip():
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import walking_windows
+
+    rec = records(150)
+    loaded = rec["foot_force"] / WEIGHT > CFG.gates.stance_load_threshold
+    touchdown = loaded & ~np.r_[np.zeros((1, 2), bool), loaded[:-1]]
+    rec["foot_slip_speed"] = np.where(touchdown, 0.3, 0.01)  # every foot slides in its first loaded frame only
+    text = walking_windows.slip_by_stance_frame(rec, CFG.gates)
+    assert text.startswith("first 1.00 second 0.00 middle 0.00 second-last 0.00 last 0.00")
