@@ -59,6 +59,7 @@ import mujoco
 import numpy as np
 
 from reference.clips import Clip
+from wildrobot_gym.config.reference import GateConfig
 from wildrobot_gym.robot import GRAVITY, NUM_JOINTS, RobotSpec, load_model
 
 # 1.1: default clearance 0.045 m. 1.2: preview control weighs ref[k+1] with gd[0] (the ZMP lagged a
@@ -67,7 +68,6 @@ from wildrobot_gym.robot import GRAVITY, NUM_JOINTS, RobotSpec, load_model
 # gives the 1.2 clips exactly.
 GENERATOR_VERSION = "gait-1.3"
 SIDES = ("left", "right")
-UNLOADED_LOAD = 0.6  # m g: configs/reference.yaml mining.gates.unloaded_load_threshold (check_plan's implied load)
 SIDE_SIGN = {"left": 1.0, "right": -1.0}
 
 
@@ -751,7 +751,7 @@ def check_plan(plan: GaitPlan, gm: GaitModel | None = None) -> PlanCheck:
         steady_speed=speed,
         max_joint_speed=np.abs(np.diff(plan.joints, axis=0)).max(axis=0) * plan.params.fps,
         implied_load_p10=float(np.percentile(load[sel], 10)),
-        implied_unloaded=float(np.mean(load[sel] < UNLOADED_LOAD)),
+        implied_unloaded=float(np.mean(load[sel] < GateConfig().unloaded_load_threshold)),
     )
 
 
