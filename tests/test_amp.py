@@ -387,7 +387,7 @@ class _Count(BaseCallback):
         return True
 
 
-def test_amp_training_smoke_with_imitation(tmp_path: Path) -> None:
+def test_amp_training_smoke_with_imitation(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from imitation.util import logger as im_logger
 
     cfg = _tiny_config()
@@ -409,7 +409,8 @@ def test_amp_training_smoke_with_imitation(tmp_path: Path) -> None:
     assert algo.observation_space.shape == (pol_dim,)
     assert isinstance(algo.get_env(), VecNormalize)
     seen_lr = []
-    metrics = trainer.train(2048, callback=lambda r: seen_lr.append(algo.lr_schedule(1.0)))
+    metrics = trainer.train(2048, callback=lambda r: seen_lr.append(algo.lr_schedule(1.0)), progress_bar=False)
+    assert "round" not in capsys.readouterr().err  # train_ppo.py --no-progress-bar reaches the round loop
 
     keys = ["amp/disc_loss", "amp/accuracy", "amp/auc", "amp/expert_logit_mean", "amp/policy_logit_mean",
             "amp/grad_penalty", "amp/style_reward_mean", "amp/style_reward_var", "amp/amp_weight",
@@ -427,6 +428,10 @@ def test_amp_training_smoke_with_imitation(tmp_path: Path) -> None:
     state = trainer.amp_state_dict()
     trainer.load_amp_state_dict(state)
     assert trainer.clock.steps == 2048
+    with pytest.raises(ValueError, match="less than one round"):
+        trainer.train(100)
+    trainer.train(1024)  # the round bar is on by default
+    assert "round" in capsys.readouterr().err and trainer.clock.steps == 3072
 
 
 def test_reward_wrapper_keeps_the_task_reward() -> None:

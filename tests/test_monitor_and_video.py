@@ -1,5 +1,5 @@
-"""monitor_training.py plots (x axis over the logged steps, one unit per y axis) and evaluate.py videos
-(last frame is the episode's last state; compact MP4)."""
+"""monitor_training.py plots (x axis over the logged steps, one unit per y axis), evaluate.py videos
+(last frame is the episode's last state; compact MP4) and compare_video.py (policies side by side)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the training/ scripts' package
 
-from training import evaluate, monitor_training  # noqa: E402
+from training import compare_video, evaluate, monitor_training  # noqa: E402
 from wildrobot_gym.config import CONFIG_DIR, load_config  # noqa: E402
 
 LAST_STEP, PLANNED = 10_000, 20_000_000
@@ -201,3 +201,41 @@ def test_bad_video_suffix_is_refused_naming_the_argument(checkpoint: Path, tmp_p
         evaluate.main([str(checkpoint), "--episodes", "1", "--video", str(tmp_path / "v.avi")])
     with pytest.raises(ValueError, match="path: expected a .mp4 or .gif"):
         evaluate.write_clip(evaluate.Clip([np.zeros((4, 4, 3), np.uint8)], [0.0], 50), tmp_path / "v.webm")
+
+
+# ---------------------------------------------------------------------------- side by side
+def _solid(value: int, n: int, fps: float = 50.0) -> evaluate.Clip:
+    """n frames of 40 x 60 (h x w) filled with `value`."""
+    return evaluate.Clip([np.full((40, 60, 3), value, np.uint8) for _ in range(n)], [i / fps for i in range(n)], fps)
+
+
+def test_side_by_side_crops_labels_and_holds_the_shorter_clips_last_frame():
+    clip = compare_video.side_by_side([_solid(50, 5), _solid(200, 3)], ["A", "B"], width_fraction=0.5,
+                                      height_fraction=0.75)
+    assert len(clip.frames) == 5 and clip.sim_times == [i / 50 for i in range(5)] and clip.fps == 50
+    assert clip.frames[0].shape == (30, 60, 3)  # two panels of 30 x 30: the middle half, the top 3/4
+    left, right = clip.frames[4][:, :30], clip.frames[4][:, 30:]
+    assert np.median(left) == 50 and np.median(right) == 200  # the 3-frame clip holds its last frame
+    band = clip.frames[0][:16, :16]
+    assert (band == 20).any() and (band > 200).any()  # the label: light text on a dark band
+    assert (clip.frames[0][20:, :30] == 50).all()  # below it, the frame as rendered
+
+
+def test_side_by_side_refuses_mismatched_labels_and_frame_rates():
+    with pytest.raises(ValueError, match="labels: expected one per clip"):
+        compare_video.side_by_side([_solid(0, 2)], ["A", "B"])
+    with pytest.raises(ValueError, match="one frame rate"):
+        compare_video.side_by_side([_solid(0, 2), _solid(0, 2, fps=25.0)], ["A", "B"])
+
+
+def test_compare_video_writes_one_gif_of_both_policies_at_one_command(checkpoint: Path, gl: None, tmp_path: Path):
+    out = tmp_path / "both.gif"
+    assert compare_video.main([str(checkpoint), str(checkpoint), "--labels", "one", "two", "--out", str(out),
+                               "--seconds", "0.2", "--size", "96x72", "--command", "0.6"]) == 0
+    from PIL import Image
+
+    with Image.open(out) as im:
+        assert im.size == (2 * 48, 54) and im.n_frames == 6  # 11 frames (reset + 10 steps), every other kept
+    assert not list(tmp_path.glob(".*tmp*"))  # written to a temp name, then renamed
+    with pytest.raises(SystemExit):
+        compare_video.main([str(checkpoint), "--labels", "a", "b", "--out", str(out)])

@@ -20,7 +20,7 @@ def make_info(**kw) -> dict:
         "joint_vel": np.zeros(8), "joint_acc": np.zeros(8), "action": np.zeros(8), "prev_action": np.zeros(8),
         "actuator_torque": np.zeros(8), "joint_range_mid": np.zeros(8), "joint_range_half": np.ones(8),
         "gait_phase": 0.25, "command_phase": 0.25, "foot_contact": np.array([True, False]), "foot_slip_speed": np.zeros(2),
-        "foot_force": np.array([30.0, 0.0]),
+        "foot_force": np.array([30.0, 0.0]), "robot_weight": 33.0,
         "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
         "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0, "yaw": 0.0,
     }
@@ -154,6 +154,15 @@ def test_gait_clock_pays_the_clock_pattern_and_charges_load_in_swing_and_sliding
     batch = make_info(command_phase=np.array([0.25, 0.25]), foot_force=np.array([[30.0, 0.0], [0.0, 30.0]]),
                       foot_slip_speed=np.zeros((2, 2)))
     np.testing.assert_allclose(R.gait_clock(batch, P), [R.gait_clock(right, P), R.gait_clock(swapped, P)])
+
+
+def test_flight_charges_the_steps_with_no_foot_loaded_above_a_tenth_of_the_weight():
+    assert R.flight(make_info(foot_force=np.array([30.0, 0.0])), P) == 0.0  # single support
+    assert R.flight(make_info(foot_force=np.array([20.0, 13.0])), P) == 0.0  # double support
+    assert R.flight(make_info(foot_force=np.array([0.0, 0.0])), P) == -1.0  # both feet in the air
+    assert R.flight(make_info(foot_force=np.array([3.0, 3.2])), P) == -1.0  # grazing: each under 0.1 x 33 N
+    batch = make_info(foot_force=np.array([[0.0, 0.0], [3.4, 0.0], [0.0, 30.0]]))
+    np.testing.assert_array_equal(R.flight(batch, P), [-1.0, 0.0, 0.0])
 
 
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():

@@ -422,7 +422,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         rounds = (t["total_timesteps"] - model.num_timesteps) // round_steps
         if rounds > 0:
             try:
-                trainer.train(rounds * round_steps, callback=end_of_round)
+                trainer.train(rounds * round_steps, callback=end_of_round, progress_bar=not args.no_progress_bar)
             except KeyboardInterrupt:
                 print(f"\ninterrupted at step {model.num_timesteps}: saving a final checkpoint", flush=True)
         else:

@@ -270,6 +270,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
                                  else self.base.command_phase(self.phase[rows], dr.action_latency[rows]))
         info["joint_range_mid"] = self._range_mid[rows]
         info["joint_range_half"] = self._range_half[rows]
+        info["robot_weight"] = self.base.spec_.weight
         return info
 
     def _restart(self, ids: np.ndarray, commands: Sequence[float | None]) -> None:

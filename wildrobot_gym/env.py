@@ -60,9 +60,10 @@ Rendering
     ``render_mode="rgb_array"``: ``height`` x ``width`` images from the "track" camera; both must be
     positive integers within the model's offscreen framebuffer (``<global offwidth offheight>``, 640 x 480).
 
-Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase and
+Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase,
 command_phase (the gait phase at which the servo targets being applied were issued: gait_phase here; with an
-action latency of k steps in the batched env's domain randomisation, k steps earlier).
+action latency of k steps in the batched env's domain randomisation, k steps earlier) and robot_weight (the
+nominal robot's m g, N: the scale of the load thresholds of the rewards and the gait metrics).
 """
 from __future__ import annotations
 
@@ -279,6 +280,7 @@ class WildRobotWalkEnv(gym.Env):
         info["command_phase"] = self.phase  # no action latency in this env
         info["joint_range_mid"] = self._range_mid
         info["joint_range_half"] = self._range_half
+        info["robot_weight"] = self.spec_.weight
 
     def _observe(self) -> np.ndarray:
         d = self.data

@@ -44,6 +44,9 @@ gait_clock               mean_i [E_i l_i exp(-(s_i / clock_speed_scale)^2)      
                          E_i a smooth stance indicator of the command phase (see
                          stance_expectation): a loaded, still foot in stance, an
                          unloaded foot in swing
+flight                   -[F_left <= f W and F_right <= f W]: neither foot loaded      {-1, 0}
+                         (W = robot_weight, f = gait_metrics.LOADED_FRACTION, 0.10:
+                         the gait metrics' definition of flight)
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -52,6 +55,8 @@ import math
 from typing import Callable, Mapping, Union
 
 import numpy as np
+
+from wildrobot_gym.gait_metrics import LOADED_FRACTION
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
@@ -212,17 +217,24 @@ def gait_clock(info: Info, p: Params) -> Value:
     return per_foot.mean(axis=-1)
 
 
+def flight(info: Info, p: Params) -> Value:
+    """-[neither foot carries more than LOADED_FRACTION of the robot's weight]: a step with both feet off
+    the ground (a hop or a run's flight phase) pays 1. The same test as the gait metrics' flight fraction."""
+    loaded = np.asarray(info["foot_force"]) > LOADED_FRACTION * info["robot_weight"]
+    return -(~loaded.any(axis=-1)).astype(np.float64)
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
-        torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock,
+        torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock, flight,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
-LATER_TERMS: tuple[str, ...] = ("heading", "yaw_rate", "torque_saturation", "gait_clock")
+LATER_TERMS: tuple[str, ...] = ("heading", "yaw_rate", "torque_saturation", "gait_clock", "flight")
 
 
 class RewardComposer:

@@ -6,9 +6,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch as th
+import tqdm
 from imitation.algorithms.adversarial import common as adv_common
 from imitation.data import rollout as im_rollout
 from imitation.rewards import reward_nets
+from imitation.util import networks
 from stable_baselines3.common import base_class
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.vec_env import VecEnv
@@ -279,24 +281,32 @@ class AMPTrainer(adv_common.AdversarialTrainer):
         self.last_metrics = m
         return m
 
-    def train(self, total_timesteps: int, callback: Callable[[int], None] | None = None) -> dict[str, float]:
+    def train(self, total_timesteps: int, callback: Callable[[int], None] | None = None,
+              progress_bar: bool = True) -> dict[str, float]:
         """imitation's round loop (train_gen, updates_per_round x train_disc, callback, dump) with the
         AMP schedules; PPO's learning-rate / clip-range schedules see the progress of this whole call.
-        Returns the last round's metrics."""
+        The loop is imitation's, written out here so that `progress_bar` can switch its round bar off
+        (train_ppo.py --no-progress-bar). Returns the last round's metrics."""
+        n_rounds = int(total_timesteps) // self.gen_train_timesteps
+        if n_rounds < 1:
+            raise ValueError(f"AMPTrainer.train: total_timesteps {total_timesteps} is less than one round "
+                             f"({self.gen_train_timesteps} env steps)")
         self.clock.total = self.clock.steps + int(total_timesteps)
         algo = self.gen_algo
         saved = {name: getattr(algo, name) for name in ("lr_schedule", "clip_range", "clip_range_vf")
                  if callable(getattr(algo, name, None))}
         for name, sched in saved.items():
             setattr(algo, name, GlobalProgressSchedule(sched, self.clock))
-
-        def round_end(r: int) -> None:
-            self._end_of_round()
-            if callback is not None:
-                callback(r)
-
         try:
-            super().train(total_timesteps, callback=round_end)
+            for r in tqdm.tqdm(range(n_rounds), desc="round", disable=not progress_bar):
+                self.train_gen(self.gen_train_timesteps)
+                for _ in range(self.n_disc_updates_per_round):
+                    with networks.training(self.reward_train):
+                        self.train_disc()
+                self._end_of_round()
+                if callback is not None:
+                    callback(r)
+                self.logger.dump(self._global_step)
         finally:
             for name, sched in saved.items():  # the saved model keeps plain schedules
                 setattr(algo, name, sched)
