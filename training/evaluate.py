@@ -361,14 +361,16 @@ class Clip(NamedTuple):
     fps: float                # one frame per control step
 
 
-def collect_frames(model: PPO, ckpt: Path, seed: int, seconds: float = 10.0, size: tuple[int, int] = (640, 480),
+def collect_frames(model: PPO | None, ckpt: Path, seed: int, seconds: float = 10.0, size: tuple[int, int] = (640, 480),
                    env_overrides: Mapping[str, Any] | None = None) -> Clip:
     """The first `seconds` of one deterministic episode, rendered at `size` (width, height); stops at
-    termination/truncation, so the last frame is the episode's last state, not the next reset."""
+    termination/truncation, so the last frame is the episode's last state, not the next reset.
+    `model` None: the checkpoint's own policy."""
     if seconds <= 0:
         raise ValueError(f"seconds: expected a positive clip length, got {seconds}")
-    _, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array", wrap_env=FrameInInfo,
-                                  env_overrides={**(env_overrides or {}), "width": size[0], "height": size[1]})
+    loaded, venv, cfg, _ = load_policy(ckpt, 1, render_mode="rgb_array", wrap_env=FrameInInfo,
+                                       env_overrides={**(env_overrides or {}), "width": size[0], "height": size[1]})
+    model = loaded if model is None else model
     try:
         env = venv.unwrapped.envs[0]
         venv.seed(seed)

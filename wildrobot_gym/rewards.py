@@ -56,7 +56,7 @@ from typing import Callable, Mapping, Union
 
 import numpy as np
 
-from wildrobot_gym.gait_metrics import LOADED_FRACTION
+from wildrobot_gym.gait_metrics import loaded_feet
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
@@ -220,8 +220,7 @@ def gait_clock(info: Info, p: Params) -> Value:
 def flight(info: Info, p: Params) -> Value:
     """-[neither foot carries more than LOADED_FRACTION of the robot's weight]: a step with both feet off
     the ground (a hop or a run's flight phase) pays 1. The same test as the gait metrics' flight fraction."""
-    loaded = np.asarray(info["foot_force"]) > LOADED_FRACTION * info["robot_weight"]
-    return -(~loaded.any(axis=-1)).astype(np.float64)
+    return -(~loaded_feet(info["foot_force"], info["robot_weight"]).any(axis=-1)).astype(np.float64)
 
 
 TERMS: dict[str, Callable[[Info, Params], float]] = {
