@@ -799,7 +799,11 @@ def write_dataset(dataset: MinedDataset, out_dir: str | Path) -> tuple[Path, Pat
 
 
 def load_dataset(directory: str | Path, check_feature_version: bool = True) -> MinedDataset:
-    """Read a dataset written by `write_dataset`; any problem raises ValueError naming the file and key."""
+    """Read a dataset written by `write_dataset`; any problem raises ValueError naming the file and key.
+
+    A dataset of an older feature version (`FEATURE_VERSION`) has its features recomputed from its stored
+    state (`recompute_features`, with its own lin_vel parameters) and comes back in the current layout;
+    ``check_feature_version=False`` returns the stored features and layout as they are."""
     directory = Path(directory)
     npz_path, json_path = directory / NPZ_NAME, directory / JSON_NAME
     for p in (json_path, npz_path):
@@ -818,11 +822,6 @@ def load_dataset(directory: str | Path, check_feature_version: bool = True) -> M
         raise ValueError(f"load_dataset: {json_path} key 'format' is {side['format']!r}, expected {DATASET_FORMAT!r}")
     if side["format_version"] != DATASET_FORMAT_VERSION:
         raise ValueError(f"load_dataset: {json_path} key 'format_version' is {side['format_version']!r}, this code reads {DATASET_FORMAT_VERSION}")
-    if check_feature_version and side["feature_version"] != FEATURE_VERSION:
-        raise ValueError(
-            f"load_dataset: {json_path} key 'feature_version' is {side['feature_version']!r}, the code's is "
-            f"{FEATURE_VERSION!r}; recompute the features from the stored state (see `recompute_features`)"
-        )
     try:
         layout = FeatureLayout.from_dict(side["feature_layout"])
     except ValueError as exc:
@@ -860,7 +859,7 @@ def load_dataset(directory: str | Path, check_feature_version: bool = True) -> M
                 raise ValueError(f"load_dataset: {npz_path} array {k!r} has shape {arrays[k].shape}, expected ({n},)")
     if len(side["per_segment_metrics"]) != s:
         raise ValueError(f"load_dataset: {json_path} key 'per_segment_metrics' has {len(side['per_segment_metrics'])} entries, the npz has {s} segments")
-    return MinedDataset(
+    ds = MinedDataset(
         arrays=arrays,
         per_segment_metrics=side["per_segment_metrics"],
         rollouts=side["rollouts"],
@@ -869,6 +868,16 @@ def load_dataset(directory: str | Path, check_feature_version: bool = True) -> M
         feature_version=side["feature_version"],
         fps=float(side["fps"]),
     )
+    if check_feature_version and ds.feature_version != FEATURE_VERSION:
+        if not isinstance(ds.config, dict):
+            raise ValueError(f"load_dataset: {json_path} key 'config' must be a JSON object, got {type(ds.config).__name__}")
+        try:
+            arrays["features"] = recompute_features(ds)
+        except ValueError as exc:
+            raise ValueError(f"load_dataset: {npz_path}: cannot recompute the {ds.feature_version!r} features in "
+                             f"layout {FEATURE_VERSION!r}: {exc}") from exc
+        ds.layout, ds.feature_version = LAYOUT, FEATURE_VERSION
+    return ds
 
 
 def recompute_features(dataset: MinedDataset, lin_vel_mode: str | None = None, lin_vel_clip: float | None = None) -> np.ndarray:

@@ -1,6 +1,7 @@
 """AMP feature layout, formulas, dropping and mirroring (wildrobot_gym.amp_features)."""
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -38,10 +39,10 @@ def _random_state(t: int, seed: int = 0) -> tuple[np.ndarray, ...]:
 
 def test_layout_dims_and_slices() -> None:
     assert LAYOUT.version == FEATURE_VERSION
-    assert [c.dim for c in COMPONENTS] == [8, 8, 3, 3, 1, 4, 2, 2]
-    assert LAYOUT.dim == 31
+    assert [c.dim for c in COMPONENTS] == [8, 8, 3, 3, 3, 1, 4, 2, 2]
+    assert LAYOUT.dim == 34
     sl = LAYOUT.slices()
-    assert list(sl) == ["joint_pos", "joint_vel", "root_ang_vel", "root_lin_vel", "root_height", "foot_contact", "foot_height", "foot_z_vel"]
+    assert list(sl) == ["joint_pos", "joint_vel", "root_ang_vel", "root_lin_vel", "root_gravity", "root_height", "foot_contact", "foot_height", "foot_z_vel"]
     stops = 0
     for c in COMPONENTS:  # contiguous, in order, of the declared width
         assert sl[c.name].start == stops and sl[c.name].stop - sl[c.name].start == c.dim
@@ -56,7 +57,7 @@ def test_formulas_in_columns() -> None:
     qpos, qvel, contact, fh, fv = _random_state(5)
     f = compute_features(qpos, qvel, contact, fh, fv)
     sl = LAYOUT.slices()
-    assert f.dtype == np.float32 and f.shape == (5, 31)
+    assert f.dtype == np.float32 and f.shape == (5, 34)
     np.testing.assert_allclose(f[:, sl["joint_pos"]], qpos[:, 7:], rtol=1e-6)
     np.testing.assert_allclose(f[:, sl["joint_vel"]], qvel[:, 6:], rtol=1e-6)
     np.testing.assert_allclose(f[:, sl["root_ang_vel"]], qvel[:, 3:6], rtol=1e-6)
@@ -64,6 +65,24 @@ def test_formulas_in_columns() -> None:
     np.testing.assert_array_equal(f[:, sl["foot_contact"]], contact.astype(np.float32))
     np.testing.assert_allclose(f[:, sl["foot_height"]], fh, rtol=1e-6)
     np.testing.assert_allclose(f[:, sl["foot_z_vel"]], fv, rtol=1e-6)
+    for t in range(5):  # gravity in the body frame: R^T (0, 0, -1), R from MuJoCo's own quaternion code
+        r = np.zeros(9)
+        mujoco.mju_quat2Mat(r, qpos[t, 3:7])
+        np.testing.assert_allclose(f[t, sl["root_gravity"]], r.reshape(3, 3).T @ [0.0, 0.0, -1.0], atol=1e-6)
+
+
+def test_root_gravity_shows_the_torso_pitch_and_mirrors_as_a_polar_vector() -> None:
+    qpos, qvel, contact, fh, fv = _random_state(6, seed=4)
+    pitch = np.deg2rad(25.0)  # a forward lean: a rotation about +y
+    qpos[0, 3:7] = [np.cos(pitch / 2), 0.0, np.sin(pitch / 2), 0.0]
+    g = compute_features(qpos, qvel, contact, fh, fv)[:, LAYOUT.slice("root_gravity")]
+    np.testing.assert_allclose(g[0], [np.sin(pitch), 0.0, -np.cos(pitch)], atol=1e-6)
+    # The reflection y -> -y maps an attitude (w, x, y, z) to (w, -x, y, -z): the features follow mirror_features.
+    m = qpos.copy()
+    m[:, 3:7] *= [1.0, -1.0, 1.0, -1.0]
+    gm = compute_features(m, qvel, contact, fh, fv)[:, LAYOUT.slice("root_gravity")]
+    full = compute_features(qpos, qvel, contact, fh, fv)
+    np.testing.assert_allclose(gm, mirror_features(full)[:, LAYOUT.slice("root_gravity")], atol=1e-6)
 
 
 def test_heading_frame_velocity_clip_and_direction() -> None:
@@ -86,7 +105,7 @@ def test_heading_frame_velocity_clip_and_direction() -> None:
 def test_single_frame_and_shape_errors() -> None:
     qpos, qvel, contact, fh, fv = _random_state(1)
     one = compute_features(qpos[0], qvel[0], contact[0], fh[0], fv[0])
-    assert one.shape == (1, 31)
+    assert one.shape == (1, 34)
     np.testing.assert_array_equal(one, compute_features(qpos, qvel, contact, fh, fv))
     with pytest.raises(ValueError, match="qvel"):
         compute_features(qpos, qvel[:, :10], contact, fh, fv)
@@ -105,11 +124,11 @@ def test_features_finite_on_random_and_still_states() -> None:
 def test_select_drops_components() -> None:
     f = compute_features(*_random_state(4))
     s0 = select(f, STAGE0_DROP)
-    assert s0.shape == (4, 26)
+    assert s0.shape == (4, 29)
     kept = LAYOUT.without(STAGE0_DROP)
-    assert "root_height" not in kept.names and "foot_contact" not in kept.names and kept.dim == 26
+    assert "root_height" not in kept.names and "foot_contact" not in kept.names and kept.dim == 29
     np.testing.assert_array_equal(s0[:, kept.slice("foot_height")], f[:, LAYOUT.slice("foot_height")])
-    assert select(f, CORE_DROP).shape == (4, 22)
+    assert select(f, CORE_DROP).shape == (4, 25)
     assert select(f, ()).shape == f.shape
     with pytest.raises(ValueError, match="not droppable"):
         select(f, ("joint_pos",))

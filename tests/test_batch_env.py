@@ -23,12 +23,13 @@ def _phase(name: str, **env) -> dict:
     return cfg
 
 
-@pytest.mark.parametrize("phase", ["phase1e", "phase2", "phase3"])
-def test_batched_env_matches_the_single_env_step_for_step(phase: str) -> None:
+@pytest.mark.parametrize("phase, env", [("phase1e", {}), ("phase2", {}), ("phase3", {}),
+                                        ("phase3", {"max_step_length": 0.15})])  # a clock that quickens with the command
+def test_batched_env_matches_the_single_env_step_for_step(phase: str, env: dict) -> None:
     """Same seeds, same actions: the same observations (Phase 3: with the AMP features), rewards, dones
     and end-of-episode infos (statistics, fall reasons, terminal observations), over several episodes
     with auto-resets."""
-    cfg = _phase(phase, max_episode_steps=60)  # short episodes: time limits and falls both happen
+    cfg = _phase(phase, max_episode_steps=60, **env)  # short episodes: time limits and falls both happen
     n = 5
     amp = ("clip", 1.5) if phase == "phase3" else None
     batched = BatchedWalkVecEnv(cfg, n, n_threads=2, amp_features=amp, randomize=False)  # the nominal robot

@@ -237,11 +237,30 @@ def test_air_time_and_touchdown_when_dropped():
         ({"frame_skip": 0}, "frame_skip"),
         ({"render_mode": "human"}, "render_mode"),
         ({"reward_weights": {"no_such_term": 1.0}}, "no_such_term"),
+        ({"max_step_length": 0.0}, "max_step_length"),
+        ({"max_step_length": float("nan")}, "max_step_length"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         WildRobotWalkEnv(**kwargs)
+
+
+def test_the_clock_quickens_where_the_step_would_exceed_max_step_length():
+    """f = max(gait_frequency, command / (2 max_step_length)): 2 Hz up to 0.72 m/s for 0.18 m steps, 2.5 Hz at
+    0.9 m/s; the observed clock advances at that rate."""
+    fixed = WildRobotWalkEnv(gait_frequency=2.0)
+    env = WildRobotWalkEnv(gait_frequency=2.0, max_step_length=0.18)
+    np.testing.assert_allclose(env.clock_frequency(np.array([0.5, 0.72, 0.9])), [2.0, 2.0, 2.5])
+    assert fixed.clock_frequency(0.9) == 2.0
+    for command, hz in ((0.6, 2.0), (0.9, 2.5)):
+        env.reset(seed=0, options={"command": command})
+        for _ in range(5):
+            _, _, _, _, info = env.step(np.zeros(8))
+        assert info["gait_phase"] == pytest.approx(5 * hz * env.dt)
+        assert info["command_phase"] == info["gait_phase"]
+    env.close()
+    fixed.close()
 
 
 def test_bad_actions():

@@ -223,6 +223,31 @@ def test_dataset_roundtrip_without_pickle(tmp_path: Path) -> None:
     assert (back.arrays["frame_segment"][seg] == 1).all()
 
 
+def test_a_dataset_of_an_older_feature_version_loads_with_its_features_recomputed(tmp_path: Path) -> None:
+    """wr-amp-1 had no root_gravity: its 31 columns come back as the current layout's, from the stored state."""
+    from wildrobot_gym.amp_features import COMPONENTS, FeatureLayout
+
+    d = _dataset(tmp_path)
+    current = load_dataset(d)
+    old_layout = FeatureLayout(tuple(c for c in COMPONENTS if c.name != "root_gravity"), "wr-amp-1")
+    with np.load(d / "tier0plus.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["features"] = arrays["features"][:, LAYOUT.columns(old_layout.names)]
+    np.savez(d / "tier0plus.npz", **arrays)
+    side = json.loads((d / "tier0plus.json").read_text())
+    side.update(feature_version="wr-amp-1", feature_layout=old_layout.to_dict(), npz_sha256=miner._sha256(d / "tier0plus.npz"))
+    (d / "tier0plus.json").write_text(json.dumps(side))
+
+    as_stored = load_dataset(d, check_feature_version=False)
+    assert as_stored.features.shape[1] == 31 and as_stored.feature_version == "wr-amp-1"
+    ds = load_dataset(d)
+    assert ds.layout == LAYOUT and ds.feature_version == LAYOUT.version
+    np.testing.assert_allclose(ds.features, current.features, atol=1e-6)
+    g = ds.features[:, LAYOUT.slice("root_gravity")]
+    np.testing.assert_allclose(np.linalg.norm(g, axis=1), 1.0, atol=1e-5)  # a unit vector, mostly down
+    assert (g[:, 2] < -0.5).all()
+
+
 def test_bad_dataset_files_raise_naming_file_and_key(tmp_path: Path) -> None:
     d = _dataset(tmp_path)
     side = json.loads((d / "tier0plus.json").read_text())
@@ -234,9 +259,6 @@ def test_bad_dataset_files_raise_naming_file_and_key(tmp_path: Path) -> None:
         load_dataset(d)
     (d / "tier0plus.json").write_text(json.dumps({**side, "format_version": 99}))
     with pytest.raises(ValueError, match="'format_version'"):
-        load_dataset(d)
-    (d / "tier0plus.json").write_text(json.dumps({**side, "feature_version": "old"}))
-    with pytest.raises(ValueError, match="'feature_version'"):
         load_dataset(d)
     bad = {k: v for k, v in side.items() if k != "rollouts"}
     (d / "tier0plus.json").write_text(json.dumps(bad))

@@ -165,6 +165,21 @@ def test_flight_charges_the_steps_with_no_foot_loaded_above_a_tenth_of_the_weigh
     np.testing.assert_array_equal(R.flight(batch, P), [-1.0, 0.0, 0.0])
 
 
+def test_double_support_pays_both_feet_loaded_only_where_the_clock_expects_both_down():
+    p = {**P, "clock_overlap": 0.5, "clock_smoothing": 0.1}  # both expected down near phases 0 and 0.5
+    both, one = np.array([20.0, 13.0]), np.array([30.0, 0.0])
+    at_switch = R.double_support(make_info(command_phase=0.5, foot_force=both), p)
+    assert at_switch == pytest.approx(1.0, abs=0.02)
+    assert R.double_support(make_info(command_phase=0.5, foot_force=one), p) == 0.0  # single support
+    assert R.double_support(make_info(command_phase=0.5, foot_force=np.array([30.0, 3.0])), p) == 0.0  # grazing
+    assert R.double_support(make_info(command_phase=0.25, foot_force=both), p) < 0.01  # mid-stance: a shuffle
+    # no overlap window in a clock without overlap
+    assert R.double_support(make_info(command_phase=0.5, foot_force=both), {**P, "clock_overlap": 0.0}) <= 0.25
+    batch = make_info(command_phase=np.array([0.5, 0.25]), foot_force=np.array([both, both]))
+    np.testing.assert_allclose(R.double_support(batch, p), [at_switch, R.double_support(
+        make_info(command_phase=0.25, foot_force=both), p)])
+
+
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():
     sliding_loaded = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.5, 0.0]))
     assert R.foot_sliding(sliding_loaded, P) == pytest.approx(-0.25)

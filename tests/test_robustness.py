@@ -178,7 +178,7 @@ def test_every_condition_runs_with_figures_in_range(cli_result) -> None:
         assert 1 <= r["episode_length_mean"] <= EPISODE_STEPS, name
         assert sum(r["fall_reasons"].values()) == round(2 * (1 - r["success_rate"])), name
         assert r["description"] == robustness.CONDITIONS[name].description
-    for c in ("command_0.5", "command_0.65", "command_0.8"):
+    for c in ("command_0.5", "command_0.65", "command_0.8", "command_0.9"):
         assert data["conditions"][c]["command_mean"] == pytest.approx(float(c.split("_")[1]))
         assert data["conditions"][c]["velocity_error_mean"] == pytest.approx(np.mean([
             abs(e["forward_velocity"] - e["command"]) for e in data["conditions"][c]["per_episode"]]))

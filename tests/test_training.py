@@ -80,6 +80,16 @@ def test_evaluate_writes_json(trained_run: Path, tmp_path: Path):
     assert all(r["result"] in ("PASS", "FAIL") for r in data["criteria"][:4])
 
 
+def test_evaluate_command_range_overrides_the_checkpoints(trained_run: Path, tmp_path: Path):
+    out = tmp_path / "eval.json"
+    evaluate.main([str(trained_run), "--episodes", "2", "--command-range", "0.3", "0.3", "--json-output", str(out)])
+    data = json.loads(out.read_text())
+    assert data["command_range"] == [0.3, 0.3] and data["command_mean"] == pytest.approx(0.3)
+    assert data["velocity_error_mean"] >= abs(data["forward_velocity_mean"] - 0.3) - 1e-9  # mean of |.| >= |mean|
+    with pytest.raises(SystemExit, match="--command-range"):
+        evaluate.main([str(trained_run), "--episodes", "1", "--command-range", "0.9", "0.5"])
+
+
 def test_evaluate_video_clip_length_size_and_bad_arguments(trained_run: Path, tmp_path: Path):
     with pytest.raises(SystemExit, match="--video-size"):
         evaluate.main([str(trained_run), "--episodes", "1", "--video", str(tmp_path / "v.gif"), "--video-size", "big"])

@@ -421,6 +421,7 @@ def load_discriminator(ckpt: Path | BundleCheckpoint, acfg: Any, obs_dim: int | 
     from gymnasium import spaces
 
     from wildrobot_gym.amp import FeatureSchedule, make_discriminator
+    from wildrobot_gym.amp.trainer import check_feature_version
     from wildrobot_gym.amp_features import LAYOUT
 
     path = ckpt / AMP_FILE
@@ -432,6 +433,7 @@ def load_discriminator(ckpt: Path | BundleCheckpoint, acfg: Any, obs_dim: int | 
         state = th.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001  (weights_only refuses anything but tensors and plain containers)
         raise ValueError(f"{path}: not a weights-only tensor file ({str(e).strip().splitlines()[0]})") from None
+    check_feature_version(state, str(path))
     schedule = FeatureSchedule.from_config(acfg.features)
     schedule.load_state_dict(state["feature_schedule"])
     space = spaces.Box(-np.inf, np.inf, (obs_dim or acfg.discriminator.history_frames * LAYOUT.dim,), np.float32)

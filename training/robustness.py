@@ -13,6 +13,7 @@ nominal             the nominal robot, commands drawn from the config's ``env.co
 command_0.5         fixed command 0.5 m/s (``env.fixed_command``)
 command_0.65        fixed command 0.65 m/s
 command_0.8         fixed command 0.8 m/s
+command_0.9         fixed command 0.9 m/s (seed 002's Phase 3 row is 0.7-0.9 m/s; no suite target)
 mass_-10%           every link's mass and inertia x 0.9 (``link_mass_scale: [0.9, 0.9]``)
 mass_+10%           every link's mass and inertia x 1.1 (``link_mass_scale: [1.1, 1.1]``)
 friction_0.5        sliding friction of every geom 0.5 (nominal 1.0; ``friction: [0.5, 0.5]``)
@@ -135,6 +136,7 @@ CONDITIONS: dict[str, Condition] = {
     "command_0.5": Condition("fixed command 0.5 m/s", env={"fixed_command": 0.5}),
     "command_0.65": Condition("fixed command 0.65 m/s", env={"fixed_command": 0.65}),
     "command_0.8": Condition("fixed command 0.8 m/s", env={"fixed_command": 0.8}),
+    "command_0.9": Condition("fixed command 0.9 m/s", env={"fixed_command": 0.9}),
     "mass_-10%": Condition("link masses and inertias x 0.9", {"link_mass_scale": [0.9, 0.9]}),
     "mass_+10%": Condition("link masses and inertias x 1.1", {"link_mass_scale": [1.1, 1.1]}),
     "friction_0.5": Condition("sliding friction 0.5 (nominal 1.0)", {"friction": [0.5, 0.5]}),

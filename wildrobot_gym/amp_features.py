@@ -5,7 +5,7 @@ same simulator quantities, so the two feature distributions are the same by cons
 is versioned (`FEATURE_VERSION`) and every dataset carries `LAYOUT.to_dict()` so that a stored
 dataset can be checked against (or recomputed for) the layout a trainer expects.
 
-Layout (version ``wr-amp-1``), in column order:
+Layout (version ``wr-amp-2``), in column order:
 
 ===============  ===  =========  =================================================================
 component        dim  droppable  formula
@@ -19,6 +19,10 @@ root_lin_vel     3    no         v_h = Rz(-yaw) v_world, with v_world = qvel[0:3
                                  [-c, c] (``lin_vel_mode='clip'``, c = 1.5 m/s) or normalised to a
                                  direction v_h / (|v_h| + 1e-6) (``'direction'``). Both stop the
                                  discriminator from winning on "the policy is slower" (seed 000).
+root_gravity     3    no         g_body = R^T (0, 0, -1), R the root's rotation (qpos[3:7]): the
+                                 unit gravity in the body frame, i.e. the torso's roll and pitch
+                                 (its posture) without the heading. Added in wr-amp-2: without it
+                                 a policy leaning 25 deg matched a reference leaning 13 deg.
 root_height      1    yes        z_root = qpos[2], m
 foot_contact     4    yes        pad contact flags as 0/1 (left_toe, left_heel, right_toe, right_heel)
 foot_height      2    yes        sole point height (left, right), m: continuous contact proxy
@@ -53,7 +57,9 @@ import numpy as np
 
 from wildrobot_gym.robot import NUM_JOINTS, mirror_joints
 
-FEATURE_VERSION = "wr-amp-1"
+#: wr-amp-1 (31 columns) had no root_gravity; its datasets are recomputed from their stored state on load
+#: (`reference.miner.load_dataset`), its discriminators (amp.pt) must be retrained.
+FEATURE_VERSION = "wr-amp-2"
 LIN_VEL_MODES = ("clip", "direction")
 #: The seed's Stage 0 feature set drops these (shortcut-prone early in training).
 STAGE0_DROP: tuple[str, ...] = ("foot_contact", "root_height")
@@ -78,6 +84,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("joint_vel", NUM_JOINTS, False),
     Component("root_ang_vel", 3, False),
     Component("root_lin_vel", 3, False),
+    Component("root_gravity", 3, False),
     Component("root_height", 1, True),
     Component("foot_contact", 4, True),
     Component("foot_height", 2, True),
@@ -176,6 +183,14 @@ def heading_frame_velocity(quat_wxyz: np.ndarray, vel_world: np.ndarray) -> np.n
     return np.stack([c * vx + s * vy, -s * vx + c * vy, vz], axis=-1)
 
 
+def projected_gravity(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Unit gravity (0, 0, -1) in the body frame of (..., 4) wxyz quaternions: R^T (0, 0, -1), i.e. minus
+    the third row of R. Upright gives (0, 0, -1); a forward pitch tilts it towards +x."""
+    w, x, y, z = np.moveaxis(np.asarray(quat_wxyz, dtype=np.float64), -1, 0)
+    n = w * w + x * x + y * y + z * z  # no need for a unit quaternion
+    return -np.stack([2.0 * (x * z - w * y), 2.0 * (y * z + w * x), w * w - x * x - y * y + z * z], axis=-1) / n[..., None]
+
+
 def foot_z_velocity(foot_height: np.ndarray, fps: float, restart: np.ndarray | None = None) -> np.ndarray:
     """Backward finite difference of (T, 2) foot heights at `fps`: (h[t] - h[t-1]) * fps.
 
@@ -235,7 +250,8 @@ def compute_features(
     else:
         v = v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-6)
     out = np.concatenate(
-        [qpos[:, 7:], qvel[:, 6:], qvel[:, 3:6], v, qpos[:, 2:3], (contact > 0.5).astype(np.float64), fh, fv],
+        [qpos[:, 7:], qvel[:, 6:], qvel[:, 3:6], v, projected_gravity(qpos[:, 3:7]), qpos[:, 2:3],
+         (contact > 0.5).astype(np.float64), fh, fv],
         axis=1,
     )
     return out.astype(np.float32)
@@ -262,7 +278,7 @@ def mirror_features(features: np.ndarray, layout: FeatureLayout = LAYOUT) -> np.
             f[..., s] = mirror_joints(block)
         elif name == "root_ang_vel":  # axial vector: roll and yaw rates flip under y -> -y
             f[..., s] = block * np.array([-1.0, 1.0, -1.0], dtype=f.dtype)
-        elif name == "root_lin_vel":  # polar vector: lateral component flips
+        elif name in ("root_lin_vel", "root_gravity"):  # polar vectors: the lateral component flips
             f[..., s] = block * np.array([1.0, -1.0, 1.0], dtype=f.dtype)
         elif name == "foot_contact":
             f[..., s] = block[..., _PAD_MIRROR]

@@ -218,7 +218,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
             self._ctrl[:] = dr.servo_targets(base.servo_targets(dr.delayed_actions(self.action)))
         self.sim.step(nstep=base.frame_skip)
         self.steps += 1
-        self.phase = base.advance_phase(self.phase)
+        self.phase = base.advance_phase(self.phase, self.command)
 
         info = self._metrics()
         self.last_step_info = info  # every env's per-step metrics (before auto-resets), for diagnostics
@@ -267,7 +267,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         info["gait_phase"] = self.phase[rows]
         dr = self.randomizer
         info["command_phase"] = (self.phase[rows] if dr is None
-                                 else self.base.command_phase(self.phase[rows], dr.action_latency[rows]))
+                                 else self.base.command_phase(self.phase[rows], dr.action_latency[rows], self.command[rows]))
         info["joint_range_mid"] = self._range_mid[rows]
         info["joint_range_half"] = self._range_half[rows]
         info["robot_weight"] = self.base.spec_.weight

@@ -14,7 +14,11 @@ Observation (float32; `OBS_LAYOUT` below is the one definition of names, sizes a
     joint_vel (8)       joint velocities, rad/s
     prev_action (8)     the previous action
     command (1)         commanded forward velocity, m/s
-    gait_clock (2)      sin and cos of 2 pi * gait phase (phase advances at gait_frequency Hz)
+    gait_clock (2)      sin and cos of 2 pi * gait phase: the phase advances at the episode's clock
+                        frequency f = max(gait_frequency, command / (2 max_step_length)) Hz; without
+                        max_step_length (None, the default), f = gait_frequency. A walker lengthens its
+                        step with speed up to what its legs reach, then quickens it (as a person does);
+                        the clock's step length command / (2 f) never exceeds max_step_length.
     heading_error (1)   commanded heading minus the IMU's yaw, wrapped to [-pi, pi), rad; present when
                         include_heading=True. The episode commands its start heading (the world x axis:
                         every episode starts facing +x), so this is -yaw. On the robot: the IMU's yaw,
@@ -136,6 +140,7 @@ class WildRobotWalkEnv(gym.Env):
         min_root_height: float = 0.25,
         max_tilt_deg: float = 45.0,
         gait_frequency: float = 1.5,
+        max_step_length: float | None = None,
         include_privileged: bool = True,
         include_heading: bool = False,
         reset_noise_scale: float = 0.02,
@@ -150,6 +155,8 @@ class WildRobotWalkEnv(gym.Env):
         _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
                     min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold,
                     yaw_rate_filter_s)
+        if max_step_length is not None and not (math.isfinite(max_step_length) and max_step_length > 0):
+            raise ValueError(f"max_step_length: expected a number > 0 (m) or None, got {max_step_length!r}")
         self.model = load_model(model_path)
         _check_image_size(self.model, width, height)
         self.data = mujoco.MjData(self.model)
@@ -160,6 +167,7 @@ class WildRobotWalkEnv(gym.Env):
         self.fixed_command = None if fixed_command is None else float(fixed_command)
         self.max_episode_steps = max_episode_steps
         self.gait_frequency = float(gait_frequency)
+        self.max_step_length = None if max_step_length is None else float(max_step_length)
         self.include_privileged = bool(include_privileged)
         self.include_heading = bool(include_heading)
         self.reset_noise_scale = float(reset_noise_scale)
@@ -243,7 +251,7 @@ class WildRobotWalkEnv(gym.Env):
         d.ctrl[:] = self.servo_targets(self._action)
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self.steps += 1
-        self.phase = self.advance_phase(self.phase)
+        self.phase = self.advance_phase(self.phase, self.command)
 
         info = self.tracker.compute(d)
         self._decorate(info)
@@ -308,14 +316,21 @@ class WildRobotWalkEnv(gym.Env):
         # minimum/maximum instead of np.clip: the same result, at a third of the call overhead.
         return np.minimum(np.maximum(self._home_joints + self._action_scale * action, self._lo), self._hi)
 
-    def advance_phase(self, phase):
-        """The gait phase one control step later, in [0, 1)."""
-        return (phase + self.gait_frequency * self.dt) % 1.0
+    def clock_frequency(self, command):
+        """The gait clock's frequency (Hz) at forward command(s) `command`: gait_frequency, raised where
+        the step length command / (2 gait_frequency) would exceed max_step_length (module docstring)."""
+        if self.max_step_length is None:
+            return self.gait_frequency
+        return np.maximum(self.gait_frequency, np.asarray(command, dtype=np.float64) / (2.0 * self.max_step_length))
 
-    def command_phase(self, phase, latency_steps):
+    def advance_phase(self, phase, command):
+        """The gait phase one control step later at forward command(s) `command`, in [0, 1)."""
+        return (phase + self.clock_frequency(command) * self.dt) % 1.0
+
+    def command_phase(self, phase, latency_steps, command):
         """The gait phase `latency_steps` control steps earlier, in [0, 1): the clock the policy read when it
         issued the servo targets that a latency of that many steps applies now."""
-        return (phase - np.asarray(latency_steps) * self.gait_frequency * self.dt) % 1.0
+        return (phase - np.asarray(latency_steps) * self.clock_frequency(command) * self.dt) % 1.0
 
     def write_observation(self, o: np.ndarray, xmat_root: np.ndarray, sensordata: np.ndarray, qpos: np.ndarray,
                           action: np.ndarray, command, phase) -> None:

@@ -22,6 +22,8 @@ EPISODE_STAT_KEYS: tuple[str, ...] = (
     "return",                  # sum of the phase reward
     "success",                 # 1.0 if the episode ended by the time limit, 0.0 on a fall
     "forward_velocity",        # mean forward velocity, m/s
+    "command",                 # mean commanded forward velocity, m/s
+    "velocity_error",          # |forward_velocity - command| of the episode means, m/s (the robustness suite's)
     "lateral_speed",           # mean |lateral velocity|, m/s
     "foot_sliding_speed",      # mean slip speed of loaded feet (per foot-step in contact), m/s
     "proper_contact_fraction", # fraction of steps whose contact pattern matches the clock (foot_contact == 1)
@@ -30,7 +32,7 @@ EPISODE_STAT_KEYS: tuple[str, ...] = (
     "torque_saturation_pct",   # % of actuator-steps at the torque limit
 )
 
-_SUMS = ("n", "ret", "vx", "vy", "slip", "loaded", "proper", "air", "td", "sat")
+_SUMS = ("n", "ret", "vx", "cmd", "vy", "slip", "loaded", "proper", "air", "td", "sat")
 
 
 class EpisodeStats:
@@ -60,6 +62,7 @@ class EpisodeStats:
         s["n"] += 1
         s["ret"] += reward
         s["vx"] += info["forward_velocity"]
+        s["cmd"] += info["command"]
         s["vy"] += np.abs(info["lateral_velocity"])
         s["slip"] += np.einsum("...i,...i->...", info["foot_slip_speed"], contact)
         s["loaded"] += contact.sum(axis=-1)
@@ -82,6 +85,8 @@ class EpisodeStats:
             "return": s["ret"],
             "success": float(success),
             "forward_velocity": s["vx"] / n,
+            "command": s["cmd"] / n,
+            "velocity_error": abs(s["vx"] - s["cmd"]) / n,
             "lateral_speed": s["vy"] / n,
             "foot_sliding_speed": s["slip"] / max(s["loaded"], 1.0),
             "proper_contact_fraction": s["proper"] / n,

@@ -125,6 +125,8 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
         "joint_range": [[float(lo), float(hi)] for lo, hi in spec.joint_range],
         "control_rate_hz": float(round(1.0 / base.dt, 6)), "control_dt": float(base.dt),
         "gait_frequency_hz": float(base.gait_frequency),
+        # the clock quickens above command = 2 max_step_length gait_frequency (None: a fixed frequency)
+        "max_step_length_m": base.max_step_length,
         "command_range": [float(c) for c in base.command_range],
         "env_kwargs": json.loads(json.dumps(dict(cfg.get("env") or {}), default=float)),  # WildRobotWalk-v0 as trained
     }

@@ -47,6 +47,9 @@ gait_clock               mean_i [E_i l_i exp(-(s_i / clock_speed_scale)^2)      
 flight                   -[F_left <= f W and F_right <= f W]: neither foot loaded      {-1, 0}
                          (W = robot_weight, f = gait_metrics.LOADED_FRACTION, 0.10:
                          the gait metrics' definition of flight)
+double_support           [F_left > f W and F_right > f W] * E_left * E_right: both     [0, 1]
+                         feet loaded (the gait metrics' double support) while the
+                         clock expects both down (its clock_overlap window)
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -223,17 +226,30 @@ def flight(info: Info, p: Params) -> Value:
     return -(~loaded_feet(info["foot_force"], info["robot_weight"]).any(axis=-1)).astype(np.float64)
 
 
+def double_support(info: Info, p: Params) -> Value:
+    """[both feet carry more than LOADED_FRACTION of the weight] * E_left * E_right: the gait metrics'
+    double support, paid where the clock expects both feet down (`stance_expectation`; with clock_overlap 0
+    that window is almost empty). Within the window only, so that shuffling with both feet down all the
+    time does not pay: a walk keeps the trailing foot loaded until the leading one has taken the weight."""
+    both = loaded_feet(info["foot_force"], info["robot_weight"]).all(axis=-1)
+    e = stance_expectation(info["command_phase"], p)
+    return both * e[..., 0] * e[..., 1]
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
         torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock, flight,
+        double_support,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
-LATER_TERMS: tuple[str, ...] = ("heading", "yaw_rate", "torque_saturation", "gait_clock", "flight")
+LATER_TERMS: tuple[str, ...] = (
+    "heading", "yaw_rate", "torque_saturation", "gait_clock", "flight", "double_support",
+)
 
 
 class RewardComposer:

@@ -26,6 +26,15 @@ from wildrobot_gym.amp.schedules import (AMPWeightRamp, FeatureSchedule, GlobalP
 from wildrobot_gym.amp_features import LAYOUT
 
 
+def check_feature_version(amp_state: Mapping[str, Any], source: str) -> None:
+    """Raise ValueError (naming `source`) when a saved AMP state's discriminator reads another feature layout
+    than this code computes. States saved before the key existed are wr-amp-1's."""
+    version = str(amp_state.get("feature_version", "wr-amp-1"))
+    if version != LAYOUT.version:
+        raise ValueError(f"{source}: its discriminator reads AMP features {version!r}, this code computes "
+                         f"{LAYOUT.version!r} (wildrobot_gym/amp_features.py); train Phase 3 again to get one")
+
+
 class AMPTrainer(adv_common.AdversarialTrainer):
     """imitation's AdversarialTrainer with the AMP discriminator, loss and reward.
 
@@ -321,9 +330,11 @@ class AMPTrainer(adv_common.AdversarialTrainer):
             "ramp": self.ramp.state_dict(),
             "feature_schedule": self.feature_schedule.state_dict(),
             "clock_steps": self.clock.steps,
+            "feature_version": LAYOUT.version,
         }
 
     def load_amp_state_dict(self, d: Mapping[str, Any]) -> None:
+        check_feature_version(d, "the AMP state")
         self.discriminator.load_state_dict(d["discriminator"])
         self._disc_opt.load_state_dict(d["optimizer"])
         self.ramp.load_state_dict(d["ramp"])

@@ -29,7 +29,7 @@ class EnvSection(Section):
 
     Every default is None: a key the file leaves out is not validated and not in the dumped dict, so
     the env's own default applies. An explicit ``null`` is checked like any value (only fixed_command
-    takes it)."""
+    and max_step_length take it)."""
 
     frame_skip: PosInt = None                       # physics steps per control step
     # rad per unit action about home: one number, or one per joint
@@ -41,6 +41,8 @@ class EnvSection(Section):
     min_root_height: NonNeg = None                  # m; lower is a fall
     max_tilt_deg: number(gt=0, le=180) = None       # deg; more is a fall
     gait_frequency: NonNeg = None                   # Hz of the phase clock
+    # m; the clock quickens above command = 2 max_step_length gait_frequency (env docstring); null: fixed
+    max_step_length: Optional[number(gt=0)] = None
     include_privileged: Flag = None
     include_heading: Flag = None                    # heading_error in the observation (commanded minus IMU yaw)
     reset_noise_scale: NonNeg = None                # rad
