@@ -163,7 +163,7 @@ def step_infos(steps: dict[str, np.ndarray], rng: np.random.Generator) -> list[d
              "foot_contact": contact[i], "foot_touchdown": contact[i] & ~contact[i - 1] if i else np.zeros(2, bool),
              "foot_slip_speed": rng.uniform(0, 0.1, 2), "foot_last_air_time": rng.uniform(0, 0.3, 2),
              "torque_saturated": rng.uniform(size=8) > 0.9, "gait_phase": (i * 0.03) % 1.0,
-             "command_phase": (i * 0.03) % 1.0} for i in range(t)]
+             "command_phase": (i * 0.03) % 1.0, "command": 0.6} for i in range(t)]
 
 
 def test_episode_stats_gait_keys_are_the_same_for_one_env_and_a_batch():
