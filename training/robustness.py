@@ -40,8 +40,8 @@ per condition, from the end-of-episode infos:
 
 * ``success_rate``: share of episodes that reached the time limit without a fall (``info["is_success"]``);
 * ``forward_velocity_mean``: mean over episodes of the episode's mean forward velocity (m/s);
-* ``velocity_error_mean``: mean over episodes of |episode mean forward velocity - its command| (m/s), the
-  command being the env's `BatchedWalkVecEnv.command` right after the reset;
+* ``velocity_error_mean``: mean over episodes of |episode mean forward velocity - its command| (m/s): the
+  episode statistic ``velocity_error`` (`wildrobot_gym.episode_stats`, the one definition evaluate.py uses too);
 * ``torque_saturation_pct``: mean over episodes of the % of actuator-steps at the torque limit (the
   condition's limit: `condition_env` scales the threshold with ``servo_torque_scale``);
 * ``proper_contact_fraction_mean``: mean over episodes of the fraction of steps whose foot contacts match
@@ -195,14 +195,14 @@ def condition_env(cfg: Mapping[str, Any], name: str, n_envs: int, n_threads: int
 
 # ---------------------------------------------------------------------------- running
 def first_episodes(model: Any, venv: Any, batch: BatchedWalkVecEnv, seed: int, deterministic: bool = True) -> list[dict]:
-    """The first episode of every env of `batch` (`venv`: it, normalised): its end-of-episode stats with
-    ``is_success``, ``fall_reason`` and ``command`` (the env's command at the episode start)."""
+    """The first episode of every env of `batch` (`venv`: it, normalised): its end-of-episode stats
+    (`wildrobot_gym.episode_stats`: ``command`` and ``velocity_error`` among them) with ``is_success`` and
+    ``fall_reason``."""
     if batch.max_episode_steps is None:
         raise ValueError("env.max_episode_steps: the suite needs a time limit (episodes that never end)")
     n = batch.num_envs
     venv.seed(seed)
     obs = venv.reset()
-    commands = batch.command.copy()
     out: list[dict | None] = [None] * n
     while any(e is None for e in out):
         action, _ = model.predict(obs, deterministic=deterministic)
@@ -211,7 +211,7 @@ def first_episodes(model: Any, venv: Any, batch: BatchedWalkVecEnv, seed: int, d
             if out[i] is None:
                 info = infos[i]
                 out[i] = {**info["episode_stats"], "is_success": bool(info["is_success"]),
-                          "fall_reason": info["fall_reason"], "command": float(commands[i])}
+                          "fall_reason": info["fall_reason"]}
     return out  # type: ignore[return-value]
 
 
@@ -222,13 +222,12 @@ def condition_figures(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if e["fall_reason"]:
             falls[e["fall_reason"]] = falls.get(e["fall_reason"], 0) + 1
     v = np.array([e["forward_velocity"] for e in episodes])
-    cmd = np.array([e["command"] for e in episodes])
     return {
         "episodes": len(episodes),
         "success_rate": float(np.mean([e["is_success"] for e in episodes])),
         "forward_velocity_mean": float(v.mean()),
-        "command_mean": float(cmd.mean()),
-        "velocity_error_mean": float(np.abs(v - cmd).mean()),
+        "command_mean": float(np.mean([e["command"] for e in episodes])),
+        "velocity_error_mean": float(np.mean([e["velocity_error"] for e in episodes])),
         "torque_saturation_pct": float(np.mean([e["torque_saturation_pct"] for e in episodes])),
         "episode_length_mean": float(np.mean([e["length"] for e in episodes])),
         "proper_contact_fraction_mean": float(np.mean([e["proper_contact_fraction"] for e in episodes])),
