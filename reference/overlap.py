@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -31,6 +32,22 @@ def separability(a: np.ndarray, b: np.ndarray) -> float:
     """max(AUC, 1 - AUC) of `a` against `b`: 0.5 when they overlap fully, 1.0 when they do not overlap."""
     auc = roc_auc(a, b)
     return float(max(auc, 1.0 - auc)) if np.isfinite(auc) else float("nan")
+
+
+def column_separability(reference: np.ndarray, policy: np.ndarray,
+                        names: Sequence[str] | None = None) -> dict[str, float]:
+    """`separability` of every column of two (N, D) sample sets, most separable first. `names` labels the
+    columns (default 'column[i]'); a feature layout gives them with `FeatureLayout.column_names`. A column
+    near 1.0 alone tells the two sets apart: the shortcut a discriminator wins on (seed 000's "artifacts")."""
+    reference, policy = np.atleast_2d(reference), np.atleast_2d(policy)
+    if reference.shape[1] != policy.shape[1]:
+        raise ValueError(f"column_separability: {reference.shape[1]} reference columns against "
+                         f"{policy.shape[1]} policy columns")
+    names = list(names) if names is not None else [f"column[{i}]" for i in range(reference.shape[1])]
+    if len(names) != reference.shape[1]:
+        raise ValueError(f"column_separability: {len(names)} names for {reference.shape[1]} columns")
+    seps = {n: separability(policy[:, i], reference[:, i]) for i, n in enumerate(names)}
+    return dict(sorted(seps.items(), key=lambda kv: -kv[1] if np.isfinite(kv[1]) else 0.0))
 
 
 def dataset_velocities(directory: str | Path, walking_only: bool = True) -> np.ndarray:

@@ -9,6 +9,9 @@ env, then checks the seed's gates on held-out samples:
 * AMP (style) reward variance > 0.05 over the policy samples  (the policy has a landscape to climb)
 * no NaN / Inf in features, logits or losses, and max |logit| below the ramp's saturation threshold.
 
+The report also ranks the discriminator's feature columns by how well each alone separates the two sets
+(``feature_separability``, `reference.overlap.column_separability`): where a gate fails, this says on what.
+
 ``--steps`` counts **discriminator updates** (each on ``--batch-size`` real and as many policy pairs),
 as the seed's ``--steps 5000 --log-interval 100``. The policy samples come from one rollout of
 ``policy_steps`` env steps (configs/amp.yaml), collected before training: with ``--policy`` a PPO
@@ -37,6 +40,7 @@ import yaml
 from gymnasium import spaces
 
 from reference.miner import atomic_write_bytes, load_dataset
+from reference.overlap import column_separability
 from wildrobot_gym.amp import (
     CONTACT_COMPONENTS,
     DEFAULT_AMP_CONFIG,
@@ -217,6 +221,10 @@ def run_smoke_test(
         r_fake = style_reward(th.as_tensor(d_fake)).numpy()
     logits_finite = _finite(d_real, d_fake)
     auc = roc_auc(d_real, d_fake) if logits_finite else float("nan")
+    # What gives the policy away, column by column (the discriminator's columns, current frame only).
+    kept = LAYOUT.without(drop)
+    cols = LAYOUT.columns(kept.names)
+    separable = column_separability(rs[:, cols], policy_s[:, cols], kept.column_names())
     both = np.abs(np.concatenate([d_real, d_fake]))
     max_abs = float(both.max()) if logits_finite else float("inf")
     variance = float(r_fake.var()) if logits_finite else float("nan")
@@ -235,6 +243,7 @@ def run_smoke_test(
         "max_abs_logit": max_abs,
         "saturated_fraction": float((both >= cfg.ramp.max_abs_logit).mean()),
         "logit_saturation_threshold": cfg.ramp.max_abs_logit,
+        "feature_separability": separable,
         "features_finite": features_finite,
         "training_finite": train_finite,
         "checks": checks,
@@ -327,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{report['amp_reward_variance']:.4f} (gate > {sc.min_reward_variance}), max |logit| "
           f"{report['max_abs_logit']:.2f}, finite {c['no_nan_inf']}: {'PASS' if report['passed'] else 'FAIL'} "
           f"({', '.join(k for k, v in c.items() if not v) or 'all gates'})")
+    top = list(report["feature_separability"].items())[:3]
+    print("most separable feature columns (max(AUC, 1 - AUC), 0.5 = same distribution): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in top))
     if args.json_output is not None:
         text = json.dumps(_json_safe(report), indent=1, allow_nan=False)
         atomic_write_bytes(Path(args.json_output), lambda f: f.write(text.encode()))

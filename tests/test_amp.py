@@ -176,15 +176,15 @@ def test_global_progress_schedule_uses_the_clock() -> None:
 # --- config --------------------------------------------------------------------------------------
 def test_yaml_holds_the_defaults() -> None:
     cfg = amp.load_amp_config()
-    # The yaml switches on what configs saved before these keys lack (their defaults: the old behaviour).
+    # The yaml switches on what configs saved before these keys lack (their defaults: the old behaviour);
+    # the whole list of its departures is test_config.test_shipped_amp_config_loads.
     d = amp.AMPConfig()
-    assert cfg == dataclasses.replace(
-        d, discriminator=dataclasses.replace(d.discriminator, history_frames=2),
-        reference=dataclasses.replace(d.reference, walking_only=True))
     assert (d.discriminator.history_frames, d.reference.walking_only, d.reward.style_scale, d.ramp.gate) == (1, False, 1.0, "auc")
-    assert (cfg.reward.style_scale, cfg.ramp.gate) == (1.0, "auc")
+    assert (cfg.discriminator.history_frames, cfg.reference.walking_only, cfg.reward.style_scale, cfg.ramp.gate) == \
+        (2, True, 20.0, "always")
+    # the seed's numbers stay (the AUC window is kept, unused while gate is 'always')
     assert (cfg.ramp.initial, cfg.ramp.ramp_start, cfg.ramp.ramp_end, cfg.ramp.auc_min, cfg.ramp.auc_max) == (0.05, 5000, 50000, 0.60, 0.85)
-    assert cfg.discriminator.grad_penalty_weight == 10.0 and cfg.reference.min_motions_per_batch == 3
+    assert d.discriminator.grad_penalty_weight == 10.0 and cfg.reference.min_motions_per_batch == 3
     assert (cfg.smoke_test.auc_min, cfg.smoke_test.auc_max, cfg.smoke_test.min_reward_variance) == (0.6, 0.9, 0.05)
 
 
@@ -477,3 +477,20 @@ def test_smoke_test_gates() -> None:
     rep = smoke_test.run_smoke_test(sampler, feats[:-1], feats[1:], cfg, steps=30, batch_size=32)
     assert not rep["checks"]["auc_in_range"] and not rep["passed"]
     assert abs(rep["auc"] - 0.5) < 0.15
+    sep = rep["feature_separability"]
+    assert len(sep) == LAYOUT.dim and max(sep.values()) < 0.7  # no column tells the same data apart
+
+
+def test_smoke_test_names_the_column_that_gives_the_policy_away() -> None:
+    """A policy that differs from the reference in one column only: that column tops the report."""
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=(400, LAYOUT.dim)).astype(np.float32)
+    pol = rng.normal(size=(400, LAYOUT.dim)).astype(np.float32)
+    col = LAYOUT.slice("root_gravity").start + 1
+    pol[:, col] += 3.0
+    sampler = amp.ReferenceSampler(ref, [0], [400], [0], [0.0], seed=0)
+    rep = smoke_test.run_smoke_test(sampler, pol[:-1], pol[1:], _tiny_config(), steps=10, batch_size=32,
+                                    drop=("root_height",))
+    sep = rep["feature_separability"]
+    assert next(iter(sep)) == "root_gravity[1]" and sep["root_gravity[1]"] > 0.95
+    assert "root_height[0]" not in sep and len(sep) == LAYOUT.dim - 1  # only what the discriminator sees

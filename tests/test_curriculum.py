@@ -1,4 +1,4 @@
-"""Phase 2's contact curriculum on a scripted velocity signal, and Phase 3's style schedule."""
+"""Phase 2's contact curriculum on a scripted velocity signal, Phase 3's weight schedule and style schedule."""
 from __future__ import annotations
 
 import pytest
@@ -69,6 +69,20 @@ def test_cooldown_and_state_roundtrip():
     other.load_state_dict(cur.state_dict())
     assert other.state() == cur.state()
     assert cur.update(7 * M, None).event == ""           # no episode yet: hold
+
+
+def test_phase3_schedule_moves_tracking_by_step_count_and_never_halves_it():
+    """configs/phase3.yaml: tracking_lin_xy 15 until 16M steps, then 60; a slow walk waits; never halved
+    nor reverted."""
+    cur = ContactCurriculum.from_config(load_config(CONFIG_DIR / "phase3.yaml"))
+    assert (cur.state().stage, cur.state().weights) == ("3A", {"tracking_lin_xy": 15.0})
+    assert cur.update(15 * M, 0.55).event == ""                  # before 16M: hold
+    assert cur.update(17 * M, 0.25).event == ""                  # slower than 0.3 m/s: wait (and not halved)
+    assert cur.state().scale == 1.0
+    st = cur.update(17 * M, 0.52)
+    assert (st.event, st.stage, st.weights) == ("advance", "3B", {"tracking_lin_xy": 60.0})
+    assert cur.update(20 * M, 0.05).event == cur.update(20 * M, -0.5).event == ""  # slow or backward: kept
+    assert cur.state().weights == {"tracking_lin_xy": 60.0}
 
 
 def test_style_weight_schedule():

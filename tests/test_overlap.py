@@ -33,6 +33,19 @@ def test_separability_is_one_half_for_the_same_values_and_one_apart() -> None:
     assert 0.5 < overlap.separability(same + 0.05, same) < 0.9
 
 
+def test_column_separability_ranks_columns_and_checks_shapes() -> None:
+    rng = np.random.default_rng(0)
+    ref, pol = rng.normal(size=(300, 3)), rng.normal(size=(200, 3))
+    pol[:, 2] -= 4.0  # the last column alone tells them apart
+    sep = overlap.column_separability(ref, pol, ["a", "b", "c"])
+    assert list(sep)[0] == "c" and sep["c"] > 0.99 and max(sep["a"], sep["b"]) < 0.65
+    assert list(overlap.column_separability(ref, pol))[0] == "column[2]"
+    with pytest.raises(ValueError, match="3 reference columns against 2"):
+        overlap.column_separability(ref, pol[:, :2])
+    with pytest.raises(ValueError, match="2 names for 3 columns"):
+        overlap.column_separability(ref, pol, ["a", "b"])
+
+
 def test_dataset_velocities_keep_the_walking_frames_only(dataset: Path) -> None:
     a = load_dataset(dataset).arrays
     walking = overlap.dataset_velocities(dataset)

@@ -35,9 +35,9 @@ TINY_AMP = {
 }
 
 
-def tiny_phase_config(tmp_path: Path, phase: str, total: int = 256) -> Path:
+def tiny_phase_config(tmp_path: Path, phase: str, total: int = 256, **edits) -> Path:
     """test_training's tiny config, in this process (n_workers 0: the tests share the CPU)."""
-    return tiny_config(tmp_path, phase, training__n_workers=0, training__total_timesteps=total)
+    return tiny_config(tmp_path, phase, training__n_workers=0, training__total_timesteps=total, **edits)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,8 @@ def setup(tmp_path_factory) -> dict:
     p3 = tmp / "p3"
     p3.mkdir()
     return {"tmp": tmp, "phase1e": p1 / "run", "dataset": tmp / "tier0plus", "amp_config": amp_cfg,
-            "phase3_config": tiny_phase_config(p3, "phase3")}
+            # seed 002's style schedule (configs/phase3.yaml keeps 1.0 throughout), so the test sees it change
+            "phase3_config": tiny_phase_config(p3, "phase3", amp__style_weights=[0.1, 0.5, 1.0])}
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,7 @@ def test_phase3_writes_amp_scalars_and_checkpoints_with_amp_pt(phase3_run: Path,
     for c in ckpts:
         assert {p.name for p in c.iterdir()} == {"model.zip", "vecnormalize.npz", "state.json", AMP_FILE}
     state = read_state(ckpts[-1])
+    assert state["curriculum"]["level"] == 1  # configs/phase3.yaml's weight schedule, stage 3A (3B at 16M)
     assert state["amp"]["clock_steps"] == 256 and state["amp"]["dataset"] == str(setup["dataset"].resolve())
     assert state["amp"]["pretrain"]["amp/disc_loss"] > 0
     acfg = load_amp_run_config(None, state["amp"]["config"])
@@ -88,7 +90,7 @@ def test_phase3_writes_amp_scalars_and_checkpoints_with_amp_pt(phase3_run: Path,
                 "amp/grad_penalty", "amp/style_reward_mean", "amp/style_reward_var", "amp/amp_weight",
                 "amp/feature_stage", "amp/env_style_reward_mean", "amp/effective_style_weight",
                 "amp_pretrain/amp/auc", "velocity/forward", "episode/length", "train/approx_kl",
-                "curriculum/style_weight"):
+                "curriculum/style_weight", "curriculum/tracking_lin_xy"):
         assert tag in scalars, tag
     steps, values = scalars["amp/disc_loss"]
     assert steps.tolist() == [128, 256] and all(math.isfinite(v) for v in values)
@@ -128,6 +130,23 @@ def test_phase3_with_history_walking_reference_scale_and_no_gate(setup: dict, tm
     assert steps.tolist() == [128, 256]
     np.testing.assert_allclose(weight, 0.05 + 0.95 * (steps - 64) / (512 - 64), rtol=1e-6)  # whatever the AUC
     np.testing.assert_allclose(scalars["amp/effective_style_weight"][1], [0.5, 1.0] * weight * 2.0, rtol=1e-6)
+
+
+def test_phase3_weight_schedule_advances_and_reaches_the_amp_envs(setup: dict, tmp_path: Path) -> None:
+    """A Phase 3 curriculum stage at step 128 (velocity rules open): pushed through the AMP VecEnv stack at
+    the first rollout's end, logged, and stored for --resume."""
+    cfg = yaml.safe_load(setup["phase3_config"].read_text())
+    cfg["curriculum"].update(advance_velocity=-1.0, degrade_velocity=-2.0, fail_velocity=-2.0)
+    cfg["curriculum"]["stages"][1]["start_step"] = 128
+    path = tmp_path / "phase3_schedule.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    logdir = tmp_path / "run"
+    train_ppo.main(["--config", str(path), "--logdir", str(logdir), "--init-from", str(setup["phase1e"]),
+                    "--amp-dataset", str(setup["dataset"]), "--amp-config", str(setup["amp_config"]),
+                    "--no-progress-bar"])
+    assert read_state(list_checkpoints(logdir / "checkpoints")[-1])["curriculum"]["level"] == 2
+    steps, weight = monitor_training.load_scalars(logdir)["curriculum/tracking_lin_xy"]
+    assert steps.tolist() == [128, 256] and weight.tolist() == [60.0, 60.0]
 
 
 def test_phase3_resume_continues_amp_state(phase3_run: Path) -> None:

@@ -312,7 +312,8 @@ class CheckpointCallback(BaseCallback):
 
 
 class CurriculumCallback(BaseCallback):
-    """Drives Phase 2's `ContactCurriculum` from episode velocities; pushes weights with env_method.
+    """Drives a `ContactCurriculum` (Phase 2, or Phase 3's weight schedule) from episode velocities; pushes
+    weights with env_method.
 
     The velocity signal is the mean forward velocity of the last ``window`` finished episodes; the
     curriculum is updated once per rollout, and the window is cleared after a change so the next

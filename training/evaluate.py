@@ -146,7 +146,7 @@ def load_policy(ckpt: Path, n_envs: int = 1, render_mode: str | None = None,
         venv = StripAMPFeatures(TransitionRecorder(base, pdim), pdim)
     else:
         venv = DummyVecEnv([lambda: wrap(make_phase_env(cfg, render_mode=render_mode)) for _ in range(n_envs)])
-    if cfg["phase"] == "2" and "curriculum" in state:
+    if cfg.get("curriculum") and "curriculum" in state:
         cur = ContactCurriculum.from_config(cfg)
         cur.load_state_dict(state["curriculum"])
         venv.env_method("set_reward_weights", cur.state().weights)

@@ -243,7 +243,7 @@ def run_condition(model: Any, ckpt: Any, cfg: Mapping[str, Any], state: Mapping[
     """Figures of condition `name`: `episodes` first episodes of the checkpoint's policy `model`."""
     batch = condition_env(cfg, name, episodes, n_threads=n_threads, seed=seed)
     try:
-        if cfg["phase"] == "2" and "curriculum" in state:  # the weights at save time (as evaluate.load_policy)
+        if cfg.get("curriculum") and "curriculum" in state:  # the weights at save time (as evaluate.load_policy)
             cur = ContactCurriculum.from_config(cfg)
             cur.load_state_dict(state["curriculum"])
             batch.set_reward_weights(cur.state().weights)

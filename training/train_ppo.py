@@ -7,7 +7,7 @@
 
 The run, top to bottom: load and check the config -> vectorised phase envs (worker processes, each
 stepping a batch of envs) -> VecNormalize -> PPO (fresh, from a checkpoint's weights, or resumed) ->
-callbacks (TensorBoard scalars, checkpoints, Phase 2 curriculum / Phase 3 style schedule) -> learn ->
+callbacks (TensorBoard scalars, checkpoints, reward-weight curriculum / Phase 3 style schedule) -> learn ->
 a final checkpoint (also on Ctrl-C).
 
 Logdir layout: ``config.yaml`` (the run's config), ``tb/`` (TensorBoard; a resumed run adds an event
@@ -39,7 +39,7 @@ import zipfile
 import zlib
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -245,21 +245,13 @@ def main(argv: list[str] | None = None) -> Path:
         tb_logger = make_logger(logdir / "tb", args.verbose, model.num_timesteps if args.resume else None)
         model.set_logger(tb_logger)
 
-        curriculum = None
-        episode_hooks = []
-        callbacks = []
-        if cfg["phase"] == "2":
-            curriculum = ContactCurriculum.from_config(cfg)
-            if "curriculum" in state:
-                curriculum.load_state_dict(state["curriculum"])
-            cur_cb = CurriculumCallback(curriculum, cfg["curriculum"]["velocity_window"], verbose=args.verbose)
-            episode_hooks.append(cur_cb.on_episode)
-            callbacks.append(cur_cb)
+        cur_cb = make_curriculum_callback(cfg, state, args.verbose)
+        callbacks = [cur_cb] if cur_cb is not None else []
 
         def extra_state() -> dict:
-            return {"curriculum": curriculum.state_dict()} if curriculum is not None else {}
+            return {"curriculum": cur_cb.curriculum.state_dict()} if cur_cb is not None else {}
 
-        stats_cb = EpisodeStatsCallback(on_episode=(lambda s: [h(s) for h in episode_hooks]) if episode_hooks else None,
+        stats_cb = EpisodeStatsCallback(on_episode=cur_cb.on_episode if cur_cb is not None else None,
                                         print_every=args.log_every)
         ckpt_cb = CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, extra_state, verbose=args.verbose)
         pbar = make_progress_bar(not args.no_progress_bar)
@@ -284,6 +276,18 @@ def main(argv: list[str] | None = None) -> Path:
         if tb_logger is not None:
             tb_logger.close()  # flush TensorBoard before the process exits
         venv.close()  # never blocks: see BatchedSubprocVecEnv.close
+
+
+def make_curriculum_callback(cfg: Mapping[str, Any], state: Mapping[str, Any],
+                             verbose: int = 0) -> CurriculumCallback | None:
+    """The config's reward-weight curriculum (Phase 2's contact stages, or a Phase 3 weight schedule) as a
+    callback, at the level a checkpoint's `state` stored; None without a ``curriculum`` section."""
+    if not cfg.get("curriculum"):
+        return None
+    curriculum = ContactCurriculum.from_config(cfg)
+    if "curriculum" in state:
+        curriculum.load_state_dict(state["curriculum"])
+    return CurriculumCallback(curriculum, cfg["curriculum"]["velocity_window"], verbose=verbose)
 
 
 # ---------------------------------------------------------------------------- Phase 3 (AMP)
@@ -363,7 +367,7 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
                 load_weights(model, "--init-from", source, t["device"])
                 print(f"initialised from {source}")
             else:
-                print("warning: phase 3 without --init-from: AMP from scratch (seed 002 starts from Phase 2)")
+                print("phase 3 from scratch (seed 000's route; --init-from starts from a checkpoint, e.g. Phase 2's)")
         vecnorm = source / VECNORM_FILE if source is not None else None
         if vecnorm is not None:  # checked here, so that a bad file exits naming it
             from wildrobot_gym.policy_io import read_vecnormalize
@@ -385,10 +389,15 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
         if resume is not None:
             trainer.load_amp_state_dict(th.load(resume / AMP_FILE, map_location="cpu", weights_only=True))
 
+        cur_cb = make_curriculum_callback(cfg, read_state(resume) if resume is not None else {}, args.verbose)
+
         def amp_state() -> dict:
-            return {"amp": {"dataset": str(dataset_dir), "config": asdict(acfg), "clock_steps": trainer.clock.steps,
-                            "amp_weight": trainer.ramp.weight, "feature_stage": trainer.feature_schedule.name,
-                            "pretrain": trainer.pretrain_metrics or (saved or {}).get("pretrain", {})}}
+            out = {"amp": {"dataset": str(dataset_dir), "config": asdict(acfg), "clock_steps": trainer.clock.steps,
+                           "amp_weight": trainer.ramp.weight, "feature_stage": trainer.feature_schedule.name,
+                           "pretrain": trainer.pretrain_metrics or (saved or {}).get("pretrain", {})}}
+            if cur_cb is not None:
+                out["curriculum"] = cur_cb.curriculum.state_dict()
+            return out
 
         def amp_files() -> dict:
             return {AMP_FILE: lambda path: th.save(trainer.amp_state_dict(), path)}
@@ -398,7 +407,10 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
 
         amp_sec = cfg["amp"]
         trainer.reward_wrapper.style_clip = float(amp_sec["style_reward_clip"])  # seed 002's style reward clipping
-        trainer.add_gen_callback(EpisodeStatsCallback(print_every=args.log_every))
+        trainer.add_gen_callback(EpisodeStatsCallback(on_episode=cur_cb.on_episode if cur_cb is not None else None,
+                                                      print_every=args.log_every))
+        if cur_cb is not None:  # after the episode statistics, which feed it
+            trainer.add_gen_callback(cur_cb)
         trainer.add_gen_callback(TorchThreadsCallback(t["torch_threads"]))  # the update and discriminator: all cores
         trainer.add_gen_callback(StyleScheduleCallback(amp_sec["style_weights"], amp_sec["schedule_boundaries"],
                                                        t["total_timesteps"], apply=set_style_weight))

@@ -116,6 +116,10 @@ class FeatureLayout:
             start += c.dim
         return out
 
+    def column_names(self) -> tuple[str, ...]:
+        """One name per column: 'joint_pos[0]', ..., 'foot_z_vel[1]'."""
+        return tuple(f"{c.name}[{i}]" for c in self.components for i in range(c.dim))
+
     def slice(self, name: str) -> slice:
         """Column slice of one component; KeyError names the missing component."""
         s = self.slices()

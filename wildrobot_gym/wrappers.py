@@ -20,7 +20,8 @@
     of the whole batch), with seed 002's schedule weight times the AMP ramp. ``style_fn`` remains for a
     per-env style reward computed from ``info``.
 
-`ContactCurriculum` (Phase 2): a pure class, step count and forward velocity in, stage and weights out.
+`ContactCurriculum` (Phase 2; optional in Phase 3): a pure class, step count and forward velocity in, stage and
+weights out.
 `style_weight_at` (Phase 3): the style weight schedule start / middle / end.
 """
 from __future__ import annotations
@@ -135,7 +136,7 @@ def style_weight_at(progress: float, weights: Sequence[float], boundaries: Seque
     return float(weights[2])
 
 
-# ---------------------------------------------------------------------------- Phase 2 curriculum
+# ---------------------------------------------------------------------------- Phase 2 (and 3) curriculum
 @dataclass(frozen=True)
 class CurriculumStage:
     name: str
@@ -153,7 +154,8 @@ class CurriculumState:
 
 
 class ContactCurriculum:
-    """Phase 2's contact-weight curriculum (seed 002): pure, step count and velocity in, weights out.
+    """Phase 2's contact-weight curriculum (seed 002): pure, step count and velocity in, weights out. A Phase 3
+    config may use it too, as a schedule of any reward weights (configs/phase3.yaml).
 
     Levels: 0 is the base (Phase 1E: contact weights of ``base_weights``, normally 0), then the stages
     (2A, 2B, 2C) in order. Training starts at level 1. At each `update(step, velocity)`, where velocity is
@@ -190,7 +192,7 @@ class ContactCurriculum:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "ContactCurriculum":
-        """Build from a validated Phase 2 config (its ``curriculum`` and ``reward_weights``)."""
+        """Build from a validated Phase 2 or 3 config (its ``curriculum`` and ``reward_weights``)."""
         cur = cfg["curriculum"]
         stages = [CurriculumStage(s["name"], int(s["start_step"]), dict(s["weights"])) for s in cur["stages"]]
         return cls(stages, cfg["reward_weights"], cur["advance_velocity"], cur["degrade_velocity"],

@@ -82,6 +82,10 @@ class AMPFeatureObservation(gym.Wrapper):
         self._block = push_frame(self._block, self._features(info, False), restart=False)
         return np.concatenate([obs, self._block]).astype(np.float32), reward, terminated, truncated, info
 
+    def set_reward_weights(self, weights: Mapping[str, float]) -> None:
+        """A curriculum's weights, for the phase reward wrapper inside (gymnasium 0.29 warns on implicit lookups)."""
+        self.env.get_wrapper_attr("set_reward_weights")(weights)
+
 
 class StripAMPFeatures(VecEnvWrapper):
     """Keeps the first `policy_obs_dim` observation columns (also in ``terminal_observation``)."""

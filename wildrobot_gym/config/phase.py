@@ -35,7 +35,8 @@ class CurriculumStage(Section):
 
 
 class Curriculum(Section):
-    """Phase 2 only: the contact-weight stages and the velocity rules of `wrappers.ContactCurriculum`."""
+    """Reward-weight stages and the velocity rules of `wrappers.ContactCurriculum`: Phase 2's contact
+    weights (required there), or a Phase 3 schedule of any weights (optional there)."""
 
     stages: items(CurriculumStage, "a non-empty list of stages")
     advance_velocity: Finite      # m/s: advance above this
@@ -94,25 +95,26 @@ class PhaseConfig(Section):
     success_criteria: items(SuccessCriterion, "a non-empty list of criteria")
     checkpoint_checks: items(CheckpointCheck, "a non-empty list of checks")
     decision: Decision
-    curriculum: Optional[Curriculum] = None       # Phase 2 only (see _phase_sections)
+    curriculum: Optional[Curriculum] = None       # Phase 2 (required) and 3 (optional); see _phase_sections
     amp: Optional[AMPSection] = None              # Phase 3 only
     randomization: Optional[RandomizationSection] = None  # domain randomisation of the training envs
 
     @model_validator(mode="before")
     @classmethod
     def _phase_sections(cls, data: Any) -> Any:
-        """curriculum: exactly in Phase 2, amp: exactly in Phase 3 (checked first: a Phase 1E file with a
-        curriculum is the wrong file, whatever the curriculum holds)."""
+        """curriculum: in Phase 2 (required) and 3 (optional), amp: exactly in Phase 3 (checked first: a
+        Phase 1E file with a curriculum is the wrong file, whatever the curriculum holds)."""
         if not isinstance(data, dict) or _phase_name(data.get("phase")) not in PHASES:
             return data  # the field checks name the problem
         phase = _phase_name(data["phase"])
-        for section, owner, what in (("curriculum", "2", "the contact-weight stages"),
-                                     ("amp", "3", "the task and style weights")):
+        for section, owner, optional_in, what in (("curriculum", "2", ("3",), "the contact-weight stages"),
+                                                  ("amp", "3", (), "the task and style weights")):
             if phase == owner and section not in data:
                 raise ConfigError(f"{section}: missing section (Phase {owner} needs {what})")
-            if phase != owner and section in data:
-                raise ConfigError(f"{section}: only Phase {owner} has a{'n' if section == 'amp' else ''} "
-                                  f"{section} section")
+            if phase != owner and phase not in optional_in and section in data:
+                allowed = " and ".join(f"Phase {x}" for x in (owner, *optional_in))
+                raise ConfigError(f"{section}: only {allowed} ha{'s' if not optional_in else 've'} "
+                                  f"a{'n' if section == 'amp' else ''} {section} section")
         return data
 
     @model_validator(mode="after")
