@@ -210,8 +210,8 @@ def scripted_workdir(tmp_path: Path, setup: dict, seconds: float) -> Path:
 
 
 @pytest.mark.parametrize("seconds, branch, stages", [
-    (75.0, "proceed", ["generate", "analyse", "phase1e", "phase2", "smoke_test", "phase3"]),
-    (45.0, "borderline", ["generate", "analyse", "phase1e", "phase2", "smoke_test", "phase3"]),
+    (75.0, "proceed", ["generate", "analyse", "smoke_test", "phase3"]),      # from scratch: no walking training
+    (45.0, "borderline", ["generate", "analyse", "smoke_test", "phase3"]),
     (12.0, "stop_path_b", ["generate", "analyse", "phase1e", "phase2", "walking_check", "phase3"]),
 ])
 def test_pipeline_dry_run_branches(tmp_path: Path, setup: dict, seconds: float, branch: str, stages: list,
@@ -224,11 +224,14 @@ def test_pipeline_dry_run_branches(tmp_path: Path, setup: dict, seconds: float, 
     assert f"{seconds:.1f} s" in out and branch in out
     if branch == "borderline":
         assert "warning" in out.lower()
+    p3 = plan["stages"][-1]
     if branch == "stop_path_b":
-        p3 = plan["stages"][-1]
         assert "w_amp = 0.1" in p3["note"]
+    else:
+        assert "from scratch" in p3["note"]
     with_ckpt = run_pipeline.main(["--workdir", str(work), "--dry-run", "--phase2-checkpoint", str(setup["phase1e"])])
     assert [s["stage"] for s in with_ckpt["stages"]][2] != "phase1e"  # walking training skipped
+    assert branch == "stop_path_b" or "from the given checkpoint" in with_ckpt["stages"][-1]["note"]
     assert not (work / "pipeline_state.json").exists()  # a dry run changes nothing
 
 
@@ -248,6 +251,20 @@ def test_pipeline_path_b_runs_end_to_end_and_resumes(tmp_path: Path, setup: dict
     again = run_pipeline.main(argv)  # every stage's output exists: all skipped
     assert all(s["status"] == "done" for s in again["stages"].values())
     assert "skipped" in (work / "decisions.log").read_text()
+
+
+def test_pipeline_proceed_trains_phase3_from_scratch(tmp_path: Path, setup: dict) -> None:
+    """proceed without --phase2-checkpoint: no walking training, the smoke test against the scripted policy,
+    Phase 3 from scratch (seed 000's route)."""
+    work = scripted_workdir(tmp_path, setup, 75.0)
+    state = run_pipeline.main(["--workdir", str(work), "--phase3-config", str(setup["phase3_config"]),
+                               "--amp-config", str(setup["amp_config"]), "--timesteps", "phase3=128",
+                               "--ignore-smoke-test"])
+    assert state["ok"] and set(state["stages"]) == {"generate", "analyse", "smoke_test", "phase3"}
+    report = json.loads((work / "smoke_test.json").read_text())
+    assert report["policy_source"] == "scripted_smooth_random" and "feature_separability" in report
+    ckpt = Path(state["stages"]["phase3"]["output"])
+    assert read_state(ckpt)["num_timesteps"] == 128 and "from scratch" in (work / "decisions.log").read_text()
 
 
 def test_pipeline_smoke_test_gate_stops_or_goes_on(tmp_path: Path, setup: dict) -> None:

@@ -11,19 +11,23 @@ Stages, top to bottom (each skipped when its output exists, so a killed pipeline
                  ``borderline_seconds`` of configs/reference.yaml (`reference.analyze.decide`):
                  >= proceed: proceed; >= borderline: the same with a warning ("try with caution");
                  below: Path B ("AMP from scratch is not the efficient path: baseline PPO walking first").
-3. phase1e, phase2   plain PPO walking (configs/phase1e.yaml, then configs/phase2.yaml from its final
+3. Path B: phase1e, phase2   plain PPO walking (configs/phase1e.yaml, then configs/phase2.yaml from its final
                  checkpoint); skipped when --phase2-checkpoint is given. A training stage left unfinished
                  is continued with --resume.
-4. proceed / borderline: smoke_test   the micro-train smoke test (``reference.smoke_test`` with the Phase 2
-                 policy, contacts and height dropped, ``phase3.smoke_test_updates`` updates); its gates
-                 (AUC 0.6-0.9, reward variance > 0.05) must pass, else the tree says "debug artifacts,
-                 check harness, try threshold relax" and the pipeline stops (--ignore-smoke-test goes on).
+4. proceed / borderline: smoke_test   the micro-train smoke test (``reference.smoke_test``, contacts and
+                 height dropped, ``phase3.smoke_test_updates`` updates) against the policy Phase 3 starts
+                 from: the scripted smooth random policy (from scratch), or --phase2-checkpoint's policy. Its
+                 gates (AUC 0.6-0.9, reward variance > 0.05) must pass, else the tree says "debug
+                 artifacts, check harness, try threshold relax" and the pipeline stops (--ignore-smoke-test
+                 goes on).
    Path B: walking_check   evaluate the Phase 2 checkpoint; AMP is added "once stable walking is
                  achieved": forward velocity >= ``decision.proceed_min_velocity`` of the checkpoint's
                  config (--no-walking-gate: logged, not enforced).
-5. phase3        ``train_ppo.py --config configs/phase3.yaml --init-from <Phase 2>`` (AMPTrainer). Path B
-                 starts AMP at w_amp = ``phase3.path_b_initial_weight`` of the AMP config (seed: 0.1), i.e.
-                 the AMP ramp's initial weight, written to WORKDIR/amp_path_b.yaml; the ramp then raises it.
+5. phase3        ``train_ppo.py --config configs/phase3.yaml`` (AMPTrainer). proceed / borderline: from
+                 scratch, seed 000's route (the one whose gait AMP shapes, docs/results/phase3_walking.md),
+                 or ``--init-from`` --phase2-checkpoint when given. Path B: ``--init-from <Phase 2>``, AMP at
+                 w_amp = ``phase3.path_b_initial_weight`` of the AMP config (seed: 0.1), i.e. the AMP ramp's
+                 initial weight, written to WORKDIR/amp_path_b.yaml; the ramp then raises it.
 
 Every decision is printed and appended, with its figures, to WORKDIR/decisions.log; the stages' status
 and outputs are in WORKDIR/pipeline_state.json. --dry-run prints the plan (from what WORKDIR holds) and
@@ -56,7 +60,8 @@ CONFIGS = CONFIG_DIR
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workdir", type=Path, required=True, help="every stage's output, the state JSON and the decisions log")
-    p.add_argument("--phase2-checkpoint", type=Path, default=None, help="a walking policy: skip Phase 1E / 2 training")
+    p.add_argument("--phase2-checkpoint", type=Path, default=None,
+                   help="a walking policy: Path B skips Phase 1E / 2 training; proceed / borderline start Phase 3 from it")
     p.add_argument("--timesteps", action="append", default=[], metavar="STAGE=N",
                    help=f"total env steps of a training stage ({', '.join(TRAIN_STAGES)}); repeatable")
     p.add_argument("--n-envs", type=int, default=None, help="training stages: parallel envs")
@@ -143,9 +148,10 @@ def analysis_branch(analysis_path: Path, reference_config: Path) -> tuple[str, f
 def branch_message(branch: str, seconds: float, cfg: Any) -> str:
     figures = f"walking Tier 0+ {seconds:.1f} s (proceed >= {cfg.proceed_seconds:g} s, borderline >= {cfg.borderline_seconds:g} s)"
     return {
-        "proceed": f"decision: proceed: {figures}: smoke test, then Phase 3 from the Phase 2 checkpoint",
+        "proceed": f"decision: proceed: {figures}: smoke test, then Phase 3 (AMP from scratch, or from "
+                   "--phase2-checkpoint)",
         "borderline": f"decision: borderline: {figures}: WARNING: try with caution (little reference data): "
-                      "smoke test, then Phase 3 from the Phase 2 checkpoint",
+                      "smoke test, then Phase 3 (AMP from scratch, or from --phase2-checkpoint)",
         "stop_path_b": f"decision: stop_path_b: {figures}: AMP from scratch is not the efficient path: "
                        "Path B: plain PPO walking first (Phase 1E, Phase 2), then AMP at low weight, ramped up",
     }[branch]
@@ -213,6 +219,19 @@ def walking_policy(p: Pipeline) -> Path:
     return trained_stage(p, "phase2", p.args.phase2_config, phase1e)
 
 
+def start_policy(p: Pipeline, branch: str) -> Path | None:
+    """The policy Phase 3 starts from: Path B, the walking policy (given or trained); proceed / borderline,
+    --phase2-checkpoint when given, else None (from scratch, seed 000's route)."""
+    if branch == "stop_path_b":
+        return walking_policy(p)
+    if p.args.phase2_checkpoint is not None:
+        ckpt = resolve_checkpoint(p.args.phase2_checkpoint)
+        p.log(f"[start] Phase 3 starts from the given policy {ckpt}")
+        return ckpt
+    p.log("[start] Phase 3 starts from scratch (seed 000's route); the smoke test uses the scripted policy")
+    return None
+
+
 def _json_finite(x: Any) -> Any:
     """NaN / Inf -> null, so that the report is strict JSON."""
     if isinstance(x, float):
@@ -224,10 +243,10 @@ def _json_finite(x: Any) -> Any:
     return x
 
 
-def run_smoke_test(dataset: Path, policy: Path, env_config: Path, amp_config: Path | None, steps: int, out: Path) -> dict:
-    """reference.smoke_test's test (its functions, its report) with the Phase 2 policy: contacts and
-    height dropped, as Phase 3 starts. (Not its CLI: its --policy loads a checkpoint's normalisation
-    statistics against the feature-extended observation space and fails.)"""
+def run_smoke_test(dataset: Path, policy: Path | None, env_config: Path, amp_config: Path | None, steps: int,
+                   out: Path) -> dict:
+    """reference.smoke_test's test (its functions, its report) against the policy Phase 3 starts from (None:
+    the scripted smooth random policy, a from-scratch start): contacts and height dropped, as Phase 3 starts."""
     from reference import smoke_test as st
     from reference.miner import load_dataset
     from wildrobot_gym.amp import ReferenceSampler
@@ -240,23 +259,26 @@ def run_smoke_test(dataset: Path, policy: Path, env_config: Path, amp_config: Pa
                                             source=str(dataset))
     env = st.make_env(env_config, acfg)
     try:
-        ps, ps2, roll = st.collect_policy_pairs(env, st.checkpoint_policy(policy, env), acfg.smoke_test.policy_steps, 0)
+        act = st.checkpoint_policy(policy, env) if policy is not None else st.scripted_policy(env.action_space.shape[0], 0)
+        ps, ps2, roll = st.collect_policy_pairs(env, act, acfg.smoke_test.policy_steps, 0)
     finally:
         env.close()
     report = st.run_smoke_test(sampler, ps, ps2, acfg, steps=steps, drop=st.drop_components(True, True), seed=0)
-    report.update(policy_source=f"checkpoint:{policy}", rollout=roll,
+    source = f"checkpoint:{policy}" if policy is not None else "scripted_smooth_random"
+    report.update(policy_source=source, rollout=roll,
                   dataset={"path": str(dataset), "seconds": ds.total_seconds, "segments": ds.num_segments})
     out.write_text(json.dumps(_json_finite(report), indent=1, allow_nan=False))
     return report
 
 
-def smoke_test(p: Pipeline, policy: Path, amp_config: Path | None) -> bool:
+def smoke_test(p: Pipeline, policy: Path | None, amp_config: Path | None) -> bool:
     """The micro-train smoke test; True when its gates pass (or --ignore-smoke-test)."""
     out = p.work / "smoke_test.json"
     steps = p.args.smoke_steps or load_amp_run_config(amp_config).phase3.smoke_test_updates
 
     def run_smoke() -> None:
-        p.log(f"[smoke_test] {steps} discriminator updates, policy {policy}, contacts and height dropped")
+        p.log(f"[smoke_test] {steps} discriminator updates, policy {policy or 'scripted (from scratch)'}, "
+              "contacts and height dropped")
         run_smoke_test(p.dataset, policy, p.args.phase3_config, amp_config, steps, out)
 
     p.stage("smoke_test", out, out.is_file(), run_smoke)
@@ -303,8 +325,8 @@ def walking_check(p: Pipeline, policy: Path) -> bool:
     return False
 
 
-def phase3(p: Pipeline, policy: Path, amp_config: Path | None) -> Path:
-    """Phase 3 (AMP) from the walking policy, on the pipeline's dataset."""
+def phase3(p: Pipeline, policy: Path | None, amp_config: Path | None) -> Path:
+    """Phase 3 (AMP) from `policy` (None: from scratch), on the pipeline's dataset."""
     extra = ["--amp-dataset", str(p.dataset)] + (["--amp-config", str(amp_config)] if amp_config else [])
     ckpt = trained_stage(p, "phase3", p.args.phase3_config, policy, extra)
     amp = read_state(ckpt)["amp"]
@@ -325,11 +347,12 @@ def plan(p: Pipeline) -> dict[str, Any]:
         p.log(branch_message(branch, seconds, cfg))
     else:
         p.log("decision: after the analysis (branch unknown until the dataset exists); planned as 'proceed'")
-    if p.args.phase2_checkpoint is None:
+    if branch == "stop_path_b" and p.args.phase2_checkpoint is None:
         stages += [{"stage": s, "status": p.state["stages"].get(s, {}).get("status", "todo")} for s in ("phase1e", "phase2")]
     gate = "walking_check" if branch == "stop_path_b" else "smoke_test"
     stages.append({"stage": gate, "status": p.state["stages"].get(gate, {}).get("status", "todo")})
-    note = "from the Phase 2 checkpoint, AMP ramp of the AMP config"
+    note = ("from the given checkpoint" if p.args.phase2_checkpoint is not None else
+            "from scratch (seed 000's route)") + ", AMP ramp of the AMP config"
     if branch == "stop_path_b":
         w = load_amp_run_config(p.args.amp_config).phase3.path_b_initial_weight
         note = f"Path B: AMP at w_amp = {w:g} (ramp initial weight), ramped up"
@@ -365,7 +388,7 @@ def run(p: Pipeline) -> dict[str, Any]:
     p.log(branch_message(branch, seconds, cfg))
     p.save()
 
-    policy = walking_policy(p)
+    policy = start_policy(p, branch)
     amp_config = amp_config_for(p, branch)
     gate_ok = walking_check(p, policy) if branch == "stop_path_b" else smoke_test(p, policy, amp_config)
     if not gate_ok:
