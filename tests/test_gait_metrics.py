@@ -135,9 +135,26 @@ def random_episode(rng: np.random.Generator, t: int) -> dict[str, np.ndarray]:
     """A walk-like episode with noise: bouncy alternating contacts, a drifting, wrapping heading."""
     force = pattern([(1.2, 0.02)] * 9 + [(0.0, 0.0)] * 2 + [(0.02, 1.2)] * 9 + [(0.0, 0.0)] * 1, t)
     force = force * rng.uniform(0.5, 1.5, force.shape) * (rng.uniform(size=force.shape) > 0.05)
-    return episode(force, fwd=rng.normal(0.5, 0.2, t), lat=rng.normal(0, 0.1, t),
-                   yaw=gm.wrap_angle(3.0 + np.cumsum(rng.normal(0.02, 0.05, t))),
-                   torque=rng.normal(0, 2, (t, 8)), qdot=rng.normal(0, 3, (t, 8)))
+    steps = episode(force, fwd=rng.normal(0.5, 0.2, t), lat=rng.normal(0, 0.1, t),
+                    yaw=gm.wrap_angle(3.0 + np.cumsum(rng.normal(0.02, 0.05, t))),
+                    torque=rng.normal(0, 2, (t, 8)), qdot=rng.normal(0, 3, (t, 8)))
+    steps["joint_pos"] = rng.normal(0, 0.3, (t, 8))
+    steps["joint_pos_half_cycle"] = rng.normal(0, 0.3, (t, 8))
+    return steps
+
+
+def test_mirror_error_is_zero_for_a_mirrored_walk_and_the_size_of_a_limp():
+    from wildrobot_gym.robot import mirror_joints
+    t = np.arange(100)
+    left = np.stack([0.4 * np.sin(2 * np.pi * t / 25 + k) for k in range(4)], axis=1)  # one leg's joints
+    half = np.concatenate([left, mirror_joints(np.concatenate([left, left], axis=1))[:, 4:]], axis=1)
+    walk = episode(np.full((100, 2), W))
+    walk["joint_pos"] = mirror_joints(half)
+    walk["joint_pos_half_cycle"] = half
+    assert both(walk)[0]["mirror_error"] == pytest.approx(0.0, abs=1e-12)
+    limp = {**walk, "joint_pos": walk["joint_pos"] + np.array([0, 0, 0, 0, 0, 0, 0.4, 0])}  # right knee stiffer
+    assert both(limp)[0]["mirror_error"] == pytest.approx(math.sqrt(0.4 ** 2 / 8))
+    assert math.isnan(gm.episode_gait(episode(np.full((10, 2), W)), DT, W)["mirror_error"])  # no history given
 
 
 def test_a_batch_accumulator_equals_one_env_accumulators_across_resets():

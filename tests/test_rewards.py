@@ -180,6 +180,25 @@ def test_double_support_pays_both_feet_loaded_only_where_the_clock_expects_both_
         make_info(command_phase=0.25, foot_force=both), p)])
 
 
+def test_symmetry_pays_a_leg_repeating_the_other_leg_mirrored_half_a_cycle_later():
+    from wildrobot_gym.robot import mirror_joints
+    q_half = np.array([0.5, 0.02, 0.7, -0.4, -0.3, -0.01, 0.2, -0.2])  # left leg forward, right behind
+    walk = make_info(joint_pos=mirror_joints(q_half), joint_pos_half_cycle=q_half)
+    assert R.symmetry(walk, P) == pytest.approx(1.0)
+    # a limp: the right knee always 0.3 rad more bent than the left one at the same point of its step
+    limp_now = mirror_joints(q_half)
+    limp_now[6] += 0.3
+    limp_half = q_half.copy()
+    limp_half[6] += 0.3  # the error is 0.3 rad on both knees
+    limp = R.symmetry(make_info(joint_pos=limp_now, joint_pos_half_cycle=limp_half), P)
+    assert limp == pytest.approx(math.exp(-2 * 0.3 ** 2 / P["symmetry_sigma"]))
+    # the same pose half a cycle later is no step at all: it pays only as much as the legs' mirror error
+    still = R.symmetry(make_info(joint_pos=q_half, joint_pos_half_cycle=q_half), P)
+    assert still < limp < 1.0
+    batch = make_info(joint_pos=np.stack([mirror_joints(q_half), q_half]), joint_pos_half_cycle=np.stack([q_half, q_half]))
+    np.testing.assert_allclose(R.symmetry(batch, P), [1.0, still])
+
+
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():
     sliding_loaded = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.5, 0.0]))
     assert R.foot_sliding(sliding_loaded, P) == pytest.approx(-0.25)

@@ -47,6 +47,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from wildrobot_gym.amp_features import LAYOUT, compute_features, push_frame
 from wildrobot_gym.env import WildRobotWalkEnv
+from wildrobot_gym.joint_history import JointHistory
 from wildrobot_gym.episode_stats import EpisodeStats
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker, trouble_warnings
 from wildrobot_gym.randomization import DomainRandomizer
@@ -148,6 +149,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
                                             heading_column=None if heading is None else heading.start)
                            if randomize and rand and rand["enabled"] else None)
         self._root, self._soles, self._joint_adr = s.root_body, s.sole_sites, s.joint_qpos_adr
+        self.joint_history = JointHistory(base.joint_history.capacity, NUM_JOINTS, batch=n)
         self._range_mid = np.broadcast_to(base._range_mid, (n, NUM_JOINTS))
         self._range_half = np.broadcast_to(base._range_half, (n, NUM_JOINTS))
 
@@ -219,6 +221,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         self.sim.step(nstep=base.frame_skip)
         self.steps += 1
         self.phase = base.advance_phase(self.phase, self.command)
+        self.joint_history.push(self._qpos[:, self._joint_adr])
 
         info = self._metrics()
         self.last_step_info = info  # every env's per-step metrics (before auto-resets), for diagnostics
@@ -268,6 +271,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         dr = self.randomizer
         info["command_phase"] = (self.phase[rows] if dr is None
                                  else self.base.command_phase(self.phase[rows], dr.action_latency[rows], self.command[rows]))
+        info["joint_pos_half_cycle"] = self.joint_history.lagged(self.base.half_cycle_steps(self.command[rows]), index=index)
         info["joint_range_mid"] = self._range_mid[rows]
         info["joint_range_half"] = self._range_half[rows]
         info["robot_weight"] = self.base.spec_.weight
@@ -294,6 +298,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         self.stats.reset(ids)
         sd = self._sensordata[ids]
         self.tracker.reset_arrays(ids, sd, self._qvel[ids], trouble_warnings(self.sim.warning[ids, :, 1]))
+        self.joint_history.reset(self._qpos[ids][:, self._joint_adr], index=ids)
         info = self._metrics(ids)  # the single env computes its reset info: the same clock update
         obs = np.zeros((len(ids), self._obs.shape[1]), dtype=np.float32)
         self._write_obs(obs, info, ids, restart=True)

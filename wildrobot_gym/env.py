@@ -66,8 +66,9 @@ Rendering
 
 Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase,
 command_phase (the gait phase at which the servo targets being applied were issued: gait_phase here; with an
-action latency of k steps in the batched env's domain randomisation, k steps earlier) and robot_weight (the
-nominal robot's m g, N: the scale of the load thresholds of the rewards and the gait metrics).
+action latency of k steps in the batched env's domain randomisation, k steps earlier), joint_pos_half_cycle
+(the joint angles half a gait cycle ago, `wildrobot_gym.joint_history`; the symmetry term's input) and
+robot_weight (the nominal robot's m g, N: the scale of the load thresholds of the rewards and the gait metrics).
 """
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ import numpy as np
 import yaml
 from gymnasium import spaces
 
+from wildrobot_gym.joint_history import JointHistory
 from wildrobot_gym.metrics import MetricsTracker
 from wildrobot_gym.paths import CONFIG_DIR
 from wildrobot_gym.rewards import RewardComposer
@@ -190,6 +192,8 @@ class WildRobotWalkEnv(gym.Env):
             reward_params = {**p, **(reward_params or {})}
             reward_weights = w
         self.reward_fn = RewardComposer(reward_weights, reward_params)
+        # Half a gait cycle of joint angles, for the symmetry term (the slowest clock is gait_frequency).
+        self.joint_history = JointHistory(JointHistory.capacity_for(self.gait_frequency, self.dt), NUM_JOINTS)
         self.reward_enabled = bool(reward_enabled)  # False when a phase wrapper computes the reward
 
         self._slices = obs_slices(self.include_privileged, self.include_heading)
@@ -237,6 +241,7 @@ class WildRobotWalkEnv(gym.Env):
         self._action = np.zeros(NUM_JOINTS)
         self._prev_action = np.zeros(NUM_JOINTS)
         self.tracker.reset(d)
+        self.joint_history.reset(d.qpos[s.joint_qpos_adr])
         info = self.tracker.compute(d)
         self._decorate(info)
         return self._observe(), info
@@ -252,6 +257,7 @@ class WildRobotWalkEnv(gym.Env):
         mujoco.mj_step(self.model, d, nstep=self.frame_skip)
         self.steps += 1
         self.phase = self.advance_phase(self.phase, self.command)
+        self.joint_history.push(d.qpos[self.spec_.joint_qpos_adr])
 
         info = self.tracker.compute(d)
         self._decorate(info)
@@ -286,6 +292,7 @@ class WildRobotWalkEnv(gym.Env):
         info["prev_action"] = self._prev_action
         info["gait_phase"] = self.phase
         info["command_phase"] = self.phase  # no action latency in this env
+        info["joint_pos_half_cycle"] = self.joint_history.lagged(self.half_cycle_steps(self.command))
         info["joint_range_mid"] = self._range_mid
         info["joint_range_half"] = self._range_half
         info["robot_weight"] = self.spec_.weight
@@ -322,6 +329,10 @@ class WildRobotWalkEnv(gym.Env):
         if self.max_step_length is None:
             return self.gait_frequency
         return np.maximum(self.gait_frequency, np.asarray(command, dtype=np.float64) / (2.0 * self.max_step_length))
+
+    def half_cycle_steps(self, command):
+        """Half a gait cycle at forward command(s) `command`, in control steps (a float)."""
+        return 0.5 / (self.clock_frequency(command) * self.dt)
 
     def advance_phase(self, phase, command):
         """The gait phase one control step later at forward command(s) `command`, in [0, 1)."""

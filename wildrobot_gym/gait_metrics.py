@@ -45,6 +45,10 @@ yaw_rate_abs                |yaw_rate| of the episode (its mean over episodes is
 straight_line_speed         displacement along the episode's start heading / duration:
                             (1/T) sum_t [v_fwd cos(psi - psi(0)) - v_lat sin(psi - psi(0))], m/s. A walk in a
                             circle has a high mean v_fwd (heading frame) but a straight-line speed near 0.
+mirror_error                sqrt(mean over steps and joints of (q_j - mirror(q_half)_j)^2), rad: q_half the
+                            joints half a gait cycle earlier (``joint_pos_half_cycle``, the symmetry term's
+                            input; the first half cycle compares with the start pose). 0 for a walk whose legs
+                            repeat each other mirrored; a limp (one knee stiff) is large. NaN without the key.
 ==========================  ===================================================================================
 
 Torque saturation, % of servo-steps with ``torque_saturated`` (`torque_saturation_pct`), is already an
@@ -60,6 +64,8 @@ from typing import Any, Iterable, Mapping, NamedTuple
 
 import numpy as np
 
+from wildrobot_gym.robot import mirror_joints
+
 #: A foot is loaded when its normal force exceeds this fraction of the robot's weight m g.
 LOADED_FRACTION = 0.10
 #: A touchdown counts only after the foot was unloaded at least this long (s).
@@ -72,7 +78,7 @@ GAIT_KEYS: tuple[str, ...] = (
     "double_support", "single_support", "flight",
     "touchdowns_per_s", "touchdowns_per_s_left", "touchdowns_per_s_right",
     "step_length", "peak_foot_force_max", "peak_foot_force_mean", "cost_of_transport",
-    "yaw_rate", "yaw_rate_abs", "straight_line_speed",
+    "yaw_rate", "yaw_rate_abs", "straight_line_speed", "mirror_error",
 )
 
 #: Human walking figures (same units as the keys; (lo, hi) a range; None: no comparable figure).
@@ -95,6 +101,7 @@ HUMAN_REFERENCE: dict[str, float | tuple[float, float] | None] = {
     "yaw_rate": 0.0,
     "yaw_rate_abs": 0.0,
     "straight_line_speed": None,
+    "mirror_error": None,
     "torque_saturation_pct": None,
 }
 
@@ -120,6 +127,7 @@ GAIT_DISPLAY: dict[str, GaitRow] = {
     "yaw_rate": GaitRow("yaw rate (signed)", "deg/s", 1.0),
     "yaw_rate_abs": GaitRow("|yaw rate| (heading drift)", "deg/s", 1.0),
     "straight_line_speed": GaitRow("straight-line speed", "m/s", 1.0),
+    "mirror_error": GaitRow("left-right mirror error, half a cycle apart", "rad", 1.0),
     "torque_saturation_pct": GaitRow("torque saturation", "%", 1.0),
 }
 
@@ -225,6 +233,12 @@ def straight_line_speed(forward_velocity: np.ndarray, lateral_velocity: np.ndarr
     return float(np.mean(np.asarray(forward_velocity) * np.cos(rel) - np.asarray(lateral_velocity) * np.sin(rel)))
 
 
+def mirror_error(joint_pos: np.ndarray, joint_pos_half_cycle: np.ndarray) -> float:
+    """RMS over steps and joints of q - mirror(q_half), rad (module docstring)."""
+    e = np.asarray(joint_pos, dtype=float) - mirror_joints(joint_pos_half_cycle)
+    return float(np.sqrt(np.mean(e * e))) if e.size else float("nan")
+
+
 def wrap_angle(a: Any) -> Any:
     """Angles in [-pi, pi)."""
     return (a + np.pi) % (2 * np.pi) - np.pi
@@ -232,7 +246,7 @@ def wrap_angle(a: Any) -> Any:
 
 #: The step-info keys the gait figures read.
 INFO_KEYS: tuple[str, ...] = ("foot_force", "forward_velocity", "lateral_velocity", "yaw", "actuator_torque",
-                              "joint_vel", "torque_saturated")
+                              "joint_vel", "torque_saturated", "joint_pos", "joint_pos_half_cycle")
 
 
 def stack_infos(infos: Iterable[Mapping[str, Any]], keys: Iterable[str] = INFO_KEYS) -> dict[str, np.ndarray]:
@@ -252,6 +266,8 @@ def episode_gait(steps: Mapping[str, np.ndarray], dt: float, weight: float) -> d
            "cost_of_transport": cost_of_transport(steps["actuator_torque"], steps["joint_vel"], fwd, lat, weight, dt)}
     rate = yaw_rate(yaw, dt)
     out.update(yaw_rate=rate, yaw_rate_abs=abs(rate), straight_line_speed=straight_line_speed(fwd, lat, yaw))
+    out["mirror_error"] = (mirror_error(steps["joint_pos"], steps["joint_pos_half_cycle"])
+                           if "joint_pos_half_cycle" in steps else float("nan"))
     out = {k: out[k] for k in GAIT_KEYS}
     if "torque_saturated" in steps:
         out["torque_saturation_pct"] = torque_saturation_pct(steps["torque_saturated"])
@@ -268,7 +284,7 @@ class GaitAccumulator:
     `dt`, `weight`: the control step and m g (default: the nominal robot's, `nominal_robot`)."""
 
     _FLOATS = ("n", "ds", "nl", "s", "s_last", "step_sum", "step_n", "peak_max", "work", "path", "yaw0",
-               "yaw_prev", "yaw_sum", "straight")
+               "yaw_prev", "yaw_sum", "straight", "mirror_sq", "mirror_n")
 
     def __init__(self, n_envs: int | None = None, dt: float | None = None, weight: float | None = None) -> None:
         if dt is None or weight is None:
@@ -333,6 +349,10 @@ class GaitAccumulator:
         v["yaw_prev"] = np.array(yaw, dtype=float)  # a copy: never a view of the caller's info
         rel = yaw - v["yaw0"]
         v["straight"] += fwd * np.cos(rel) - lat * np.sin(rel)
+        if "joint_pos_half_cycle" in info:
+            e = info["joint_pos"] - mirror_joints(info["joint_pos_half_cycle"])
+            v["mirror_sq"] += np.einsum("...i,...i->...", e, e)
+            v["mirror_n"] += e.shape[-1]
         v["n"] += 1
 
     def finish(self, index: Any = ...) -> dict[str, float]:
@@ -359,6 +379,7 @@ class GaitAccumulator:
             "yaw_rate": rate,
             "yaw_rate_abs": abs(rate),
             "straight_line_speed": v["straight"] / n,
+            "mirror_error": math.sqrt(v["mirror_sq"] / v["mirror_n"]) if v["mirror_n"] else float("nan"),
         }
 
 

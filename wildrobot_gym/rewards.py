@@ -50,6 +50,10 @@ flight                   -[F_left <= f W and F_right <= f W]: neither foot loade
 double_support           [F_left > f W and F_right > f W] * E_left * E_right: both     [0, 1]
                          feet loaded (the gait metrics' double support) while the
                          clock expects both down (its clock_overlap window)
+symmetry                 exp(-sum_j (q_j - mirror(q_half)_j)^2 / symmetry_sigma):      [0, 1]
+                         q_half the joints half a gait cycle ago (info's
+                         joint_pos_half_cycle), mirror = robot.mirror_joints: a
+                         symmetric walk repeats itself mirrored every half cycle
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -60,6 +64,7 @@ from typing import Callable, Mapping, Union
 import numpy as np
 
 from wildrobot_gym.gait_metrics import loaded_feet
+from wildrobot_gym.robot import mirror_joints
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
@@ -77,6 +82,7 @@ DEFAULT_PARAMS: dict[str, float] = {
     "clock_speed_scale": 0.2,    # m/s: gait_clock's stance foot pays exp(-(s / scale)^2) for sliding
     "clock_smoothing": 0.15,     # width of the stance indicator's edges (in units of sin 2 pi phase)
     "clock_overlap": 0.0,        # > 0: both feet expected down around each switch (double support)
+    "symmetry_sigma": 0.25,      # rad^2: symmetry pays exp(-1) when the squared mirror error sums to this
 }
 
 
@@ -236,19 +242,28 @@ def double_support(info: Info, p: Params) -> Value:
     return both * e[..., 0] * e[..., 1]
 
 
+def symmetry(info: Info, p: Params) -> Value:
+    """exp(-sum_j (q_j - mirror(q_half)_j)^2 / symmetry_sigma), q_half the joint angles half a gait cycle ago
+    (`wildrobot_gym.joint_history`): 1 when the legs now do what the other leg did half a cycle earlier. A limp
+    (one knee stiff, the other swinging) pays little, whatever the discriminator makes of each frame: the
+    style reward judges frames, not how the two halves of a cycle compare."""
+    e = info["joint_pos"] - mirror_joints(info["joint_pos_half_cycle"])
+    return np.exp(-np.einsum("...i,...i->...", e, e) / p["symmetry_sigma"])
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
         torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock, flight,
-        double_support,
+        double_support, symmetry,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
 LATER_TERMS: tuple[str, ...] = (
-    "heading", "yaw_rate", "torque_saturation", "gait_clock", "flight", "double_support",
+    "heading", "yaw_rate", "torque_saturation", "gait_clock", "flight", "double_support", "symmetry",
 )
 
 

@@ -52,3 +52,4 @@ class RewardParams(Section):
     clock_speed_scale: Positive = None    # m/s: gait_clock's stance-slip scale, a divisor
     clock_smoothing: Positive = None      # width of the stance indicator's edges: a divisor
     clock_overlap: Finite = None          # > 0: double support expected at each switch; < 0: flight
+    symmetry_sigma: Positive = None       # rad^2: symmetry's mirror-error scale, a divisor
