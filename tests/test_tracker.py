@@ -118,7 +118,7 @@ def _reference_metrics(track, t: int) -> dict:
             "lateral_velocity": track.velocity[t, 1], "vertical_velocity": track.vertical_velocity[t],
             "root_ang_vel": np.array([0.0, 0.0, track.velocity[t, 2]]),
             "root_height": track.height[t], "roll": track.roll_pitch[t, 0], "pitch": track.roll_pitch[t, 1],
-            "foot_contact": track.contact[t].copy(), "foot_slip_speed": np.zeros(2),
+            "foot_contact": track.contact[t].copy(), "foot_slip_speed": np.zeros(2), "foot_height": np.zeros(2),
             "foot_force": np.array([0.5, 0.5])}  # in units of the weight: tracking_errors(..., weight=1)
 
 
@@ -136,14 +136,37 @@ def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula
     assert bad < reward
     # every other term lowers it too, and the action-rate penalty is - w sum(da^2)
     zero = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
-                height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, load=1.0, action_rate_sq=0.0)
+                height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
+                action_rate_sq=0.0)
     for key, value in (("velocity_sq", 0.04), ("vertical_sq", 0.01), ("position_sq", 0.01), ("heading_sq", 0.03),
                        ("yaw_rate_sq", 1.0), ("height_sq", 1e-3), ("attitude_sq", 0.01), ("contact_match", 0.5),
                        ("slip_sq", 0.01), ("load", 0.3), ("action_rate_sq", 1.0)):
         r, _ = tracking_reward(TrackingErrors(**{**zero, key: value}), w)
         assert r < max_reward(w), key
+    w6 = {**w, "ground_slip_weight": 0.15}
+    r, _ = tracking_reward(TrackingErrors(**{**zero, "ground_slip_sq": 0.01}), w6)
+    assert r == pytest.approx(max_reward(w6) - 0.15 * (1 - math.exp(-w6["slip_scale"] * 0.01)))
     r, terms = tracking_reward(TrackingErrors(**{**zero, "action_rate_sq": 2.0}), w)
     assert terms["action_rate"] == pytest.approx(-2.0 * w["action_rate_weight"])
+
+
+def test_ground_slip_weighs_a_sliding_foot_by_its_nearness_to_the_floor(env):
+    """A sole sliding at 0.2 m/s on the floor counts in full, 1 cm up by 1/e, 5 cm up (mid-swing) hardly;
+    stance_slip counts only the foot in contact, ground_slip counts the one about to land too."""
+    track, t = env.references[0].track, 60
+    upright, a = np.eye(3).ravel(), np.zeros(8)
+
+    def errors(height: float, contact: bool):
+        m = _reference_metrics(track, t)
+        m["foot_slip_speed"] = np.array([0.2, 0.0])
+        m["foot_height"] = np.array([height, 0.0])
+        m["foot_contact"] = np.array([contact, True])
+        return tracking_errors(m, track, t, (0.0, 0.0, 0.0), upright, a, a, 1.0, ground_slip_height=0.01)
+
+    on, near, up = errors(0.0, True), errors(0.01, False), errors(0.05, False)
+    assert on.ground_slip_sq == pytest.approx(0.04) and on.slip_sq == pytest.approx(0.04)
+    assert near.ground_slip_sq == pytest.approx(0.04 * math.exp(-1.0)) and near.slip_sq == 0.0
+    assert up.ground_slip_sq == pytest.approx(0.04 * math.exp(-5.0))
 
 
 def test_a_fallen_or_drifting_robot_terminates(env):

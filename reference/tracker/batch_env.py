@@ -130,7 +130,8 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
         qpos, xmat = self._qpos, self._xmat[:, self._root]
         yaw = robot_yaw(xmat)
         pos_err = self.anchor.errors(track.pos_xy[g], track.yaw[g], qpos, yaw)
-        err = tracking_errors(m, track, g, pos_err, xmat, self.action, self.prev_action, self.spec_.weight)
+        err = tracking_errors(m, track, g, pos_err, xmat, self.action, self.prev_action, self.spec_.weight,
+                              base.reward_cfg["ground_slip_height"])
         reward, terms = tracking_reward(err, base.reward_cfg)
         code = end_code(m["fall_code"], err.position_sq, pos_err[2], base.max_pos_sq, base.max_heading)
         terminated = code != 0

@@ -158,7 +158,8 @@ class TrackingEnv(gym.Env):
         self.metrics = m
         xmat = d.xmat[self.spec_.root_body]
         pos_err = self.anchor.errors(track.pos_xy[t], track.yaw[t], d.qpos, robot_yaw(xmat))
-        err = tracking_errors(m, track, t, pos_err, xmat, self.action, self.prev_action, self.spec_.weight)
+        err = tracking_errors(m, track, t, pos_err, xmat, self.action, self.prev_action, self.spec_.weight,
+                              self.reward_cfg["ground_slip_height"])
         reward, terms = tracking_reward(err, self.reward_cfg)
         code = int(end_code(m["fall_code"], err.position_sq, pos_err[2], self.max_pos_sq, self.max_heading))
         reason = END_REASONS[code - 1] if code else ""

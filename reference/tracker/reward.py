@@ -21,6 +21,11 @@ contact            w_contact x (fraction of the two feet whose measured contact 
 stance_slip        w_stance_slip exp(-k_slip sum_i c_i s_i^2), c_i the foot's measured contact, s_i its sole's
                    horizontal speed: a loaded foot should not slide. The Tier 0+ gate stance_slip_rate <= 15 %
                    failed on every library clip from 0.55 m/s up (19-26 %; docs/results/tracker.md)
+ground_slip        w_ground_slip exp(-k_slip sum_i exp(-h_i / ground_slip_height) s_i^2), h_i the sole's height: a
+                   foot near the floor should not move across it, loaded or not. stance_slip only sees a foot
+                   once it is in contact, but the fast clips' slip is at the stance's edges: the first loaded
+                   frame slid in 65-78 % of stances, the sole still moving forward at ~0.2 m/s as it lands
+                   (docs/results/tracker.md, "Tracker v6"); this term pays for slowing the foot before it lands
 support            w_support min(1, (F_left + F_right) / (m g) / support_load): the feet carry the robot. A
                    walk keeps them loaded; the tracked 0.5-0.8 m/s clips hopped (load p10 0.35-0.55 m g
                    against the Tier 0+ gate's 0.6; unloaded below 0.6, the gate's threshold and this default)
@@ -41,7 +46,7 @@ from typing import Any, Mapping
 import numpy as np
 
 TERMS: tuple[str, ...] = ("joint", "root_velocity", "vertical_velocity", "root_position", "heading",
-                          "height_attitude", "contact", "stance_slip", "support", "action_rate")
+                          "height_attitude", "contact", "stance_slip", "ground_slip", "support", "action_rate")
 
 
 @dataclass
@@ -59,18 +64,20 @@ class TrackingErrors:
     attitude_sq: Any      # (roll - roll^)^2 + (pitch - pitch^)^2, rad^2
     contact_match: Any    # fraction of feet whose contact matches, [0, 1]
     slip_sq: Any          # sum_i c_i s_i^2, (m/s)^2: the squared sliding speed of the feet in contact
+    ground_slip_sq: Any   # sum_i exp(-h_i / ground_slip_height) s_i^2, (m/s)^2: as slip_sq, weighted by nearness
     load: Any             # (F_left + F_right) / (m g): the weight the feet carry
     action_rate_sq: Any   # sum_j (a_j - a_prev_j)^2
 
 
 def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tuple[Any, Any, Any],
                     xmat_root: np.ndarray, action: np.ndarray, prev_action: np.ndarray,
-                    weight: float) -> TrackingErrors:
+                    weight: float, ground_slip_height: float = 0.01) -> TrackingErrors:
     """The errors of the state whose metrics are `m` (MetricsTracker.compute) against reference frame `t`.
 
     position_error: (e_x, e_y, e_yaw) of `reference_track.Anchor.errors`. For a batch every argument has a
     leading env axis (`m` of `MetricsTracker.compute_arrays`, `t` the envs' rows of `track`) and so has
-    every error. weight: the robot's weight m g, N (the load's unit)."""
+    every error. weight: the robot's weight m g, N (the load's unit); ground_slip_height: m, the sole height
+    at which ground_slip's weight on a foot falls to 1/e."""
     # x.T[k]: component k of one vector (a number) or of every row of a batch ((N,) view)
     dq = m["joint_pos"] - track.joints[t]
     ref_v = track.velocity[t].T
@@ -94,6 +101,7 @@ def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tu
         attitude_sq=(m["roll"] - rp[0]) ** 2 + (m["pitch"] - rp[1]) ** 2,
         contact_match=0.5 * (contact[0] == ref_c[0]) + 0.5 * (contact[1] == ref_c[1]),
         slip_sq=(m["foot_contact"] * slip * slip).sum(axis=-1),
+        ground_slip_sq=(np.exp(-np.maximum(m["foot_height"], 0.0) / ground_slip_height) * slip * slip).sum(axis=-1),
         load=m["foot_force"].sum(axis=-1) / weight,
         action_rate_sq=(da * da).sum(axis=-1),
     )
@@ -114,6 +122,7 @@ def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, Any]:
                                                                  + cfg["attitude_scale"] * e.attitude_sq)),
         "contact": cfg["contact_weight"] * e.contact_match,
         "stance_slip": cfg["stance_slip_weight"] * exp(-cfg["slip_scale"] * e.slip_sq),
+        "ground_slip": cfg["ground_slip_weight"] * exp(-cfg["slip_scale"] * e.ground_slip_sq),
         "support": cfg["support_weight"] * np.minimum(1.0, e.load / cfg["support_load"]),
         "action_rate": -cfg["action_rate_weight"] * e.action_rate_sq,
     }

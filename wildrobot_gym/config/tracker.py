@@ -97,6 +97,7 @@ class TrackerRewardSection(Section):
     action_rate_weight: NonNeg = 0.02
     stance_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 and v2)
     support_weight: NonNeg = 0.0      # 0: as stance_slip_weight
+    ground_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 to v5)
     joint_scale: Positive = 5.0
     velocity_scale: Positive = 15.0
     vertical_scale: Positive = 50.0
@@ -107,6 +108,7 @@ class TrackerRewardSection(Section):
     attitude_scale: Positive = 10.0
     slip_scale: Positive = 100.0
     support_load: Positive = 0.6      # fraction of m g from which the feet count as carrying the robot
+    ground_slip_height: Positive = 0.01  # m: ground_slip weighs a foot this high above the floor by 1/e
 
 
 class TrackerConfig(Section):
