@@ -47,8 +47,8 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
 from wildrobot_gym.amp_features import LAYOUT, compute_features, push_frame
 from wildrobot_gym.env import WildRobotWalkEnv
-from wildrobot_gym.joint_history import JointHistory
 from wildrobot_gym.episode_stats import EpisodeStats
+from wildrobot_gym.joint_history import JointHistory
 from wildrobot_gym.metrics import FALL_REASONS, MetricsTracker, trouble_warnings
 from wildrobot_gym.randomization import DomainRandomizer
 from wildrobot_gym.rewards import RewardComposer
