@@ -233,9 +233,14 @@ def straight_line_speed(forward_velocity: np.ndarray, lateral_velocity: np.ndarr
     return float(np.mean(np.asarray(forward_velocity) * np.cos(rel) - np.asarray(lateral_velocity) * np.sin(rel)))
 
 
+def mirror_residual(joint_pos: Any, joint_pos_half_cycle: Any) -> np.ndarray:
+    """q - mirror(q_half), rad, per joint (any leading axes): the symmetry term's and mirror_error's input."""
+    return np.asarray(joint_pos, dtype=float) - mirror_joints(joint_pos_half_cycle)
+
+
 def mirror_error(joint_pos: np.ndarray, joint_pos_half_cycle: np.ndarray) -> float:
     """RMS over steps and joints of q - mirror(q_half), rad (module docstring)."""
-    e = np.asarray(joint_pos, dtype=float) - mirror_joints(joint_pos_half_cycle)
+    e = mirror_residual(joint_pos, joint_pos_half_cycle)
     return float(np.sqrt(np.mean(e * e))) if e.size else float("nan")
 
 
@@ -350,7 +355,7 @@ class GaitAccumulator:
         rel = yaw - v["yaw0"]
         v["straight"] += fwd * np.cos(rel) - lat * np.sin(rel)
         if "joint_pos_half_cycle" in info:
-            e = info["joint_pos"] - mirror_joints(info["joint_pos_half_cycle"])
+            e = mirror_residual(info["joint_pos"], info["joint_pos_half_cycle"])
             v["mirror_sq"] += np.einsum("...i,...i->...", e, e)
             v["mirror_n"] += e.shape[-1]
         v["n"] += 1

@@ -63,8 +63,7 @@ from typing import Callable, Mapping, Union
 
 import numpy as np
 
-from wildrobot_gym.gait_metrics import loaded_feet
-from wildrobot_gym.robot import mirror_joints
+from wildrobot_gym.gait_metrics import loaded_feet, mirror_residual
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
@@ -247,7 +246,7 @@ def symmetry(info: Info, p: Params) -> Value:
     (`wildrobot_gym.joint_history`): 1 when the legs now do what the other leg did half a cycle earlier. A limp
     (one knee stiff, the other swinging) pays little, whatever the discriminator makes of each frame: the
     style reward judges frames, not how the two halves of a cycle compare."""
-    e = info["joint_pos"] - mirror_joints(info["joint_pos_half_cycle"])
+    e = mirror_residual(info["joint_pos"], info["joint_pos_half_cycle"])
     return np.exp(-np.einsum("...i,...i->...", e, e) / p["symmetry_sigma"])
 
 
