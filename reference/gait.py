@@ -15,7 +15,13 @@ Pipeline (`generate_gait`):
      height z_c gives the COM path; the ZMP reference sits on the support foot's centre in x and is
      moved `zmp_inset` inwards from the foot centre in y (the robot has no ankle roll, see below).
   3. Swing feet: minimum-jerk (quintic) progression in x, a smooth 64 s^3 (1-s)^3 height bump of
-     `clearance`; the sole stays parallel to the floor in pitch.
+     `clearance`; the sole stays parallel to the floor in pitch, unless the gait rolls its feet:
+     with `heel_off` the trailing sole pitches toe down about its toe pad's front edge over the double
+     support before a lift (the edge stays on the floor) and is level again by mid-swing; with
+     `heel_strike` the swing sole pitches toe up from mid-swing, lands on its heel pad's back edge and
+     rolls flat over the next double support. Why: a flat trailing foot caps the step at ~0.17 m (the
+     ankle's dorsiflexion stop behind, the leading leg's reach in front), and at that step length a
+     0.8 m/s walk needs 4.7-5 steps/s; a heel-toe step of 0.20-0.21 m makes it at 3.8-4 steps/s.
   4. Waist from COM: the waist carries only 38 % of the mass, so "waist = COM + constant" is wrong
      by the legs' motion. Each frame the waist's horizontal position is corrected by a fixed-point
      iteration on the model's true whole-body COM (MuJoCo `subtree_com` after leg IK), so the model's
@@ -66,7 +72,9 @@ from wildrobot_gym.robot import GRAVITY, NUM_JOINTS, RobotSpec, load_model
 # control step), ramp_steps, swing_peak, unclipped IK + check_plan, steady window in the metadata.
 # 1.3: level_com (the whole-body COM held at the LIPM height) and check_plan's implied foot load; level_com 0
 # gives the 1.2 clips exactly.
-GENERATOR_VERSION = "gait-1.3"
+# 1.4: heel_off / heel_strike (the sole rolls about its toe edge before a lift, about its heel edge after a
+# touchdown), leg_ik's sole pitch; both 0 give the 1.3 clips exactly.
+GENERATOR_VERSION = "gait-1.4"
 SIDES = ("left", "right")
 SIDE_SIGN = {"left": 1.0, "right": -1.0}
 
@@ -138,12 +146,13 @@ def _rot_x(a: float) -> np.ndarray:
     return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
 
 
-def leg_ik(geo: LegGeometry, side: str, ankle_in_waist: np.ndarray, torso_pitch: float = 0.0) -> np.ndarray:
+def leg_ik(geo: LegGeometry, side: str, ankle_in_waist: np.ndarray, torso_pitch: float = 0.0,
+           sole_pitch: float = 0.0) -> np.ndarray:
     """Joint angles (hip_pitch, hip_roll, knee, ankle) that put `side`'s ankle axis at `ankle_in_waist`.
 
-    The target is in the waist frame. The sole is made level in pitch in the world for a waist
-    pitched by `torso_pitch` (rad, rotation about +y, positive leans forward). Its roll cannot be
-    chosen (no ankle roll): it equals the hip roll. Angles follow robot.md's signs: left hip pitch +
+    The target is in the waist frame. The sole is pitched by `sole_pitch` in the world (rad, positive
+    toe down: a heel-off; 0 level) for a waist pitched by `torso_pitch` (rad, rotation about +y,
+    positive leans forward). Its roll cannot be chosen (no ankle roll): it equals the hip roll. Angles follow robot.md's signs: left hip pitch +
     and right hip pitch - are flexion; left hip roll - and right hip roll + are abduction.
 
     Derivation, with flexion f (R_y(-f)), roll rotation a = -q_roll about +x, knee k, ankle b:
@@ -170,9 +179,17 @@ def leg_ik(geo: LegGeometry, side: str, ankle_in_waist: np.ndarray, torso_pitch:
     inner_z = vz * np.cos(a)
     f = float(np.arctan2(p[2], p[0]) - np.arctan2(inner_z, inner_x))
     f = (f + np.pi) % (2 * np.pi) - np.pi
-    # Level sole in pitch: foot x axis of R_y(pitch - f) R_x(a) R_y(k + b) has no z component.
+    # Sole pitch: the z component of the foot x axis, R_y(pitch - f) R_x(a) R_y(k + b) (1, 0, 0), is
+    # sin(fw) cos(beta) - cos(fw) cos(a) sin(beta) with fw = f - pitch, beta = k + b; it must equal
+    # -sin(sole_pitch) (0: level). The branch is the one that gives the level solution at 0.
     fw = f - torso_pitch
-    beta = float(np.arctan2(np.sin(fw), np.cos(a) * np.cos(fw)))
+    ca, cb = np.sin(fw), np.cos(fw) * np.cos(a)
+    if sole_pitch == 0.0:  # level: the closed form of gait-1.3, so its clips are reproduced bit for bit
+        beta = float(np.arctan2(ca, cb))
+    else:
+        cos_arg = np.clip(-np.sin(sole_pitch) / np.hypot(ca, cb), -1.0, 1.0)
+        beta = -float(np.arctan2(cb, ca)) + float(np.arccos(cos_arg))
+        beta = (beta + np.pi) % (2 * np.pi) - np.pi
     ankle = beta - knee
     hip_pitch = f if side == "left" else -f
     hip_roll = -a
@@ -213,6 +230,13 @@ class GaitParams:
     default is negative). ramp_steps: number of footholds at the start and at the end whose advance
     ramps linearly to / from step_length (0 = the first full step follows the half first step).
     swing_peak: fraction of the swing time at which the swing foot is highest (`_swing_profile`).
+    heel_off: toe-down pitch (rad) the trailing foot reaches at lift-off (`_heel_toe_pitch`): in the
+    double support before a lift it rolls about its toe pad's front edge, which stays on the floor,
+    and it is level again by mid-swing. The raised ankle lets the trailing leg reach a foothold
+    further back than a flat foot's ankle dorsiflexion allows (0: flat-footed, gait-1.3 and before).
+    heel_strike: toe-up pitch (rad) of the swing foot at touchdown: it tilts from mid-swing, lands on
+    its heel pad's back edge and rolls flat about it over the double support that follows. The ankle
+    is then higher and further back than a flat foot's, so the leading leg reaches further.
     level_com: gain in [0, 1] of the waist-height correction that holds the model's whole-body COM
     at com_height (module docstring, step 4); 0: a constant waist height (gait-1.2 and before).
     """
@@ -232,6 +256,8 @@ class GaitParams:
     lateral_sway: float = -0.7
     ramp_steps: int = 0
     swing_peak: float = 0.5
+    heel_off: float = 0.0
+    heel_strike: float = 0.0
     level_com: float = 0.0
     fps: float = 50.0
 
@@ -243,8 +269,8 @@ class GaitParams:
         """Reject parameters that cannot make a gait (ValueError naming the field)."""
         if not 0.05 <= self.speed <= 1.0:
             raise ValueError(f"{self.name}: speed {self.speed} m/s outside [0.05, 1.0]")
-        if not 0.01 <= self.step_length <= 0.2:
-            raise ValueError(f"{self.name}: step_length {self.step_length} m outside [0.01, 0.2]")
+        if not 0.01 <= self.step_length <= 0.25:
+            raise ValueError(f"{self.name}: step_length {self.step_length} m outside [0.01, 0.25]")
         if not 0.1 <= self.step_time <= 1.5:
             raise ValueError(f"{self.name}: step time {self.step_time:.3f} s outside [0.1, 1.5]")
         if not 0.0 < self.double_support < 0.8:
@@ -253,6 +279,10 @@ class GaitParams:
             raise ValueError(f"{self.name}: clearance {self.clearance} m outside [0, 0.08]")
         if not 0.5 <= self.swing_peak <= 0.7:
             raise ValueError(f"{self.name}: swing_peak {self.swing_peak} outside [0.5, 0.7]")
+        if not 0.0 <= self.heel_off <= 0.6:
+            raise ValueError(f"{self.name}: heel_off {self.heel_off} rad outside [0, 0.6]")
+        if not 0.0 <= self.heel_strike <= 0.6:
+            raise ValueError(f"{self.name}: heel_strike {self.heel_strike} rad outside [0, 0.6]")
         if not 0.0 <= self.level_com <= 1.0:
             raise ValueError(f"{self.name}: level_com {self.level_com} outside [0, 1]")
         if not 0 <= self.ramp_steps <= 4:
@@ -285,13 +315,14 @@ class GaitPlan:
     zmp: np.ndarray  # (N, 2) ZMP of the planned COM motion (cart-table model)
     zmp_ref: np.ndarray  # (N, 2)
     feet: dict[str, np.ndarray]  # side -> (N, 3) ankle-axis positions, world
-    contact: dict[str, np.ndarray]  # side -> (N,) bool, foot on the floor
+    contact: dict[str, np.ndarray]  # side -> (N,) bool, foot on the floor (with a heel-off: its toe edge)
     waist: np.ndarray  # (N, 3) waist (root) position, world
     joints: np.ndarray  # (N, 8) actuator order
     walk_window: tuple[float, float]  # (first lift, last touchdown), s
     model_com: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (N, 3) model COM after IK
     joints_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_JOINTS)))  # (N, 8) IK before the range clip
     ik_error: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) worst ankle miss of the raw IK, m
+    sole_pitch: dict[str, np.ndarray] = field(default_factory=dict)  # side -> (N,) planned sole pitch, rad (+ toe down)
 
 
 def plan_footsteps(p: GaitParams) -> tuple[list[Step], float]:
@@ -405,6 +436,11 @@ def preview_control(zmp_ref: np.ndarray, z_c: float, dt: float, preview_s: float
     return com, zmp
 
 
+def _minimum_jerk(u: np.ndarray) -> np.ndarray:
+    u = np.clip(u, 0.0, 1.0)
+    return 10 * u**3 - 15 * u**4 + 6 * u**5
+
+
 def _swing_profile(s: np.ndarray, peak: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Progress (minimum-jerk quintic) and normalised height s^a (1-s)^3 / max: both smooth to 2nd order.
 
@@ -413,16 +449,42 @@ def _swing_profile(s: np.ndarray, peak: float = 0.5) -> tuple[np.ndarray, np.nda
     (less knee bend and ankle dorsiflexion there) and keeps it low for a shorter time in front.
     """
     s = np.clip(s, 0.0, 1.0)
-    prog = 10 * s**3 - 15 * s**4 + 6 * s**5
+    prog = _minimum_jerk(s)
     a = 3.0 * peak / (1.0 - peak)
     height = s**a * (1.0 - s) ** 3 / (peak**a * (1.0 - peak) ** 3)
     return prog, height
 
 
-def foot_trajectories(p: GaitParams, geo: LegGeometry, steps: list[Step], t: np.ndarray, width: float) -> tuple[dict, dict]:
-    """Ankle-axis positions (world) and contact flags of both feet over time."""
+def _heel_toe_pitch(p: GaitParams, st: Step, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sole pitch (rad, + toe down) of step `st`'s swing foot at times `t`, as (heel-off part, heel-strike part).
+
+    Heel-off: rises (minimum jerk) from 0 at the start of the double support before the lift to `heel_off`
+    at the lift, back to 0 by mid-swing. Heel-strike: from 0 at mid-swing to -`heel_strike` at the
+    touchdown, back to 0 at the end of the double support that follows (as long as the one before)."""
+    t_ds = max(st.t_lift - st.t_start, 1e-9)
+    half = 0.5 * (st.t_land - st.t_lift)
+    off = np.where(t <= st.t_lift, _minimum_jerk((t - st.t_start) / t_ds), 1.0 - _minimum_jerk((t - st.t_lift) / half))
+    off = p.heel_off * off * (t >= st.t_start) * (t < st.t_lift + half)
+    strike = np.where(t <= st.t_land, _minimum_jerk((t - st.t_lift - half) / half), 1.0 - _minimum_jerk((t - st.t_land) / t_ds))
+    strike = -p.heel_strike * strike * (t > st.t_lift + half) * (t < st.t_land + t_ds)
+    return off, strike
+
+
+def _edge_pivot_offset(geo: LegGeometry, pitch: np.ndarray, edge_x: float) -> np.ndarray:
+    """(N, 2) x, z displacement of the ankle axis when the foot rolls by `pitch` (+ toe down) about the sole's
+    bottom edge at `edge_x` (relative to the ankle; the toe pad's front edge or the heel pad's back edge),
+    which stays put."""
+    rx, rz = -edge_x, geo.sole_depth  # ankle relative to that edge
+    c, s = np.cos(pitch), np.sin(pitch)
+    return np.column_stack([c * rx + s * rz - rx, -s * rx + c * rz - rz])
+
+
+def foot_trajectories(p: GaitParams, geo: LegGeometry, steps: list[Step], t: np.ndarray,
+                      width: float) -> tuple[dict, dict, dict]:
+    """Ankle-axis positions (world), contact flags and sole pitches (rad, + toe down) of both feet over time."""
     feet = {side: np.zeros((len(t), 3)) for side in SIDES}
     contact = {side: np.ones(len(t), dtype=bool) for side in SIDES}
+    sole_pitch = {side: np.zeros(len(t)) for side in SIDES}
     for side in SIDES:
         feet[side][:, 1] = SIDE_SIGN[side] * width
         feet[side][:, 2] = geo.sole_depth
@@ -434,7 +496,14 @@ def foot_trajectories(p: GaitParams, geo: LegGeometry, steps: list[Step], t: np.
         f[sw, 0] = st.x0 + prog * (st.x1 - st.x0)
         f[sw, 2] = geo.sole_depth + p.clearance * h
         contact[st.swing][sw] = False
-    return feet, contact
+        if p.heel_off > 0.0 or p.heel_strike > 0.0:  # each roll about its edge, carried by the swing path
+            off, strike = _heel_toe_pitch(p, st, t)
+            on = (off != 0.0) | (strike != 0.0)
+            sole_pitch[st.swing][on] = off[on] + strike[on]
+            shift = _edge_pivot_offset(geo, off[on], geo.pad_x[1]) + _edge_pivot_offset(geo, strike[on], geo.pad_x[0])
+            f[on, 0] += shift[:, 0]
+            f[on, 2] += shift[:, 1]
+    return feet, contact, sole_pitch
 
 
 def _quat_pitch(pitch: float) -> np.ndarray:
@@ -450,12 +519,14 @@ class GaitModel:
         self.spec = RobotSpec.from_model(self.model)
         self.geo = LegGeometry.from_model(self.model)
 
-    def whole_ik(self, waist: np.ndarray, feet: dict[str, np.ndarray], pitch: float) -> np.ndarray:
-        """Joint vector (actuator order) for a waist position/pitch and world ankle positions."""
+    def whole_ik(self, waist: np.ndarray, feet: dict[str, np.ndarray], pitch: float,
+                 sole_pitch: dict[str, float] | None = None) -> np.ndarray:
+        """Joint vector (actuator order) for a waist position/pitch, world ankle positions and sole pitches (level if None)."""
         rot_t = _rot_y(pitch).T
         q = np.zeros(NUM_JOINTS)
         for i, side in enumerate(SIDES):
-            q[4 * i : 4 * i + 4] = leg_ik(self.geo, side, rot_t @ (feet[side] - waist), pitch)
+            tilt = 0.0 if sole_pitch is None else float(sole_pitch[side])
+            q[4 * i : 4 * i + 4] = leg_ik(self.geo, side, rot_t @ (feet[side] - waist), pitch, tilt)
         return q
 
     def ik_reach_error(self, waist: np.ndarray, feet: dict[str, np.ndarray], pitch: float, q: np.ndarray) -> float:
@@ -519,7 +590,7 @@ def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iteration
     com_plan, zmp_plan = preview_control(zref_plan, params.com_height, dt_plan)
     t = t_plan[::2]
     com_xy, zmp, zref = com_plan[::2], zmp_plan[::2], zref_plan[::2]
-    feet, contact = foot_trajectories(params, geo, steps, t, width)
+    feet, contact, sole_pitch = foot_trajectories(params, geo, steps, t, width)
 
     pitch = params.torso_pitch
     quat = _quat_pitch(pitch)
@@ -540,21 +611,22 @@ def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iteration
     for k in range(n):
         w = np.array([com_xy[k, 0] + offset[0], com_xy[k, 1] + offset[1], z_w])
         fk = {s: feet[s][k] for s in SIDES}
+        tilt = {s: sole_pitch[s][k] for s in SIDES}
         for _ in range(com_iterations):  # fixed point: move the waist until the model COM is on plan
-            q = gm.whole_ik(w, fk, pitch)
+            q = gm.whole_ik(w, fk, pitch, tilt)
             gm.set_pose(w, quat, q)
             w[:2] += com_xy[k] - gm.com()[:2]
         if params.level_com > 0.0:  # then the height: (1 - a) of the constant-waist COM bob is left
             z_target = params.com_height + (1.0 - params.level_com) * (gm.com()[2] - params.com_height)
             for _ in range(com_iterations):
-                gm.set_pose(w, quat, gm.whole_ik(w, fk, pitch))
+                gm.set_pose(w, quat, gm.whole_ik(w, fk, pitch, tilt))
                 c = gm.com()
                 w[:2] += com_xy[k] - c[:2]
                 w[2] += z_target - c[2]
         w[1] *= params.lateral_sway
         # Targets outside the joint ranges would be clipped by the servos' ctrlrange anyway; the
         # unclipped solution and its reach error are kept for `check_plan`.
-        q_raw = gm.whole_ik(w, fk, pitch)
+        q_raw = gm.whole_ik(w, fk, pitch, tilt)
         joints_raw[k] = q_raw
         ik_error[k] = gm.ik_reach_error(w, fk, pitch, q_raw)
         q = np.clip(q_raw, gm.spec.joint_range[:, 0], gm.spec.joint_range[:, 1])
@@ -576,6 +648,7 @@ def generate_gait(params: GaitParams, gm: GaitModel | None = None, com_iteration
         model_com=model_com,
         joints_raw=joints_raw,
         ik_error=ik_error,
+        sole_pitch=sole_pitch,
     )
 
 
@@ -601,6 +674,8 @@ def plan_to_clip(plan: GaitPlan) -> Clip:
         "waist_height": float(plan.waist[0, 2]),
         "clearance": p.clearance,
         "swing_peak": p.swing_peak,
+        "heel_off": p.heel_off,
+        "heel_strike": p.heel_strike,
         "zmp_inset": p.zmp_inset,
         "torso_pitch": p.torso_pitch,
         "stance_width": float(abs(plan.feet["left"][0, 1])),
@@ -659,7 +734,7 @@ class PlanCheck:
     model's whole-body COM (after IK) projects inside the support polygon; laterally the waist rocks
     against the LIPM sway (`lateral_sway` < 0, module docstring), so in single support the kinematic
     COM lies between the feet, and this is about 0.5 for the library. foot_slip: largest horizontal
-    motion of a foot between two frames where it is planned down (FK of the clip). max_sole_pitch /
+    motion of a foot's toe edge between two frames where it is planned down (FK of the clip). max_sole_pitch /
     max_sole_roll: sole tilt of feet that are down. foot_gap: smallest lateral gap between the two
     soles (pad boxes, FK). double_support: fraction of the steady window's frames in which both feet
     are down (FK: sole on its standing height and not moving); step frames quantise it to
@@ -700,14 +775,21 @@ def check_plan(plan: GaitPlan, gm: GaitModel | None = None) -> PlanCheck:
     n = len(plan.t)
     foot_ids = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{s}_foot") for s in SIDES]
     pads = {s: [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"{s}_{g}") for g in ("toe", "heel")] for s in SIDES}
-    pos = np.zeros((n, 2, 3))
+    # The point of each foot that stays put while it is down: the ankle of a level foot (the rocking rolls the
+    # sole about it), the toe pad's front bottom edge in a heel-off, the heel pad's back edge after a heel-strike
+    # (the foot rolls about that edge; its roll moves the edge sideways, so only x counts there).
+    ankle = np.zeros((n, 2, 3))
+    edge = {+1: np.zeros((n, 2, 3)), -1: np.zeros((n, 2, 3))}
+    edge_pt = {+1: np.array([gm.geo.pad_x[1], 0.0, -gm.geo.sole_depth]), -1: np.array([gm.geo.pad_x[0], 0.0, -gm.geo.sole_depth])}
     tilt = np.zeros((n, 2, 2))  # pitch, roll of each sole
     gap = np.inf
     for k in range(n):
         gm.set_pose(plan.waist[k], quat, plan.joints[k])
         for i, b in enumerate(foot_ids):
-            pos[k, i] = d.xpos[b]
             rm = d.xmat[b].reshape(3, 3)
+            ankle[k, i] = d.xpos[b]
+            for sgn in (+1, -1):
+                edge[sgn][k, i] = d.xpos[b] + rm @ edge_pt[sgn]
             tilt[k, i] = np.arcsin(np.clip(-rm[2, 0], -1, 1)), np.arctan2(rm[2, 1], rm[2, 2])
         ys = {}
         for s in SIDES:
@@ -720,16 +802,26 @@ def check_plan(plan: GaitPlan, gm: GaitModel | None = None) -> PlanCheck:
                             corners.append(d.geom_xpos[g] + rg @ (m.geom_size[g] * np.array([sx, sy, sz])))
             ys[s] = np.array(corners)[:, 1]
         gap = min(gap, float(ys["left"].min() - ys["right"].max()))
+    sole = np.stack([plan.sole_pitch.get(s, np.zeros(n)) for s in SIDES], axis=1)
+    step = np.diff(ankle, axis=0)[:, :, :2]  # (n - 1, 2, 2) horizontal motion of the still point per frame pair
+    height = ankle[:, :, 2] - ankle[0, :, 2]
+    for sgn in (+1, -1):
+        on = sgn * sole > 0.0
+        pair = on[1:] | on[:-1]
+        dx = np.diff(edge[sgn][:, :, 0], axis=0)
+        step = np.where(pair[:, :, None], np.stack([dx, np.zeros_like(dx)], axis=2), step)
+        height = np.where(on, edge[sgn][:, :, 2] - ankle[0, :, 2] + gm.geo.sole_depth, height)
     down = np.stack([plan.contact[s] for s in SIDES], axis=1)
     slip = 0.0
     for i in range(2):
         both = down[1:, i] & down[:-1, i]
         if both.any():
-            slip = max(slip, float(np.max(np.linalg.norm(np.diff(pos[:, i, :2], axis=0)[both], axis=1))))
-    # kinematic contact: on the standing height (0.1 mm) and still (0.1 mm per frame)
-    on_floor = np.abs(pos[:, :, 2] - pos[0, :, 2]) < 1e-4
+            slip = max(slip, float(np.max(np.linalg.norm(step[both, i], axis=1))))
+    # kinematic contact: on the standing height (0.1 mm; 1 mm for a rolling edge, which the sole's roll lifts a
+    # little) and still (0.1 mm per frame)
+    on_floor = np.abs(height) < np.where(sole != 0.0, 1e-3, 1e-4)
     still = np.ones((n, 2), dtype=bool)
-    still[1:] = np.linalg.norm(np.diff(pos[:, :, :2], axis=0), axis=2) < 1e-4
+    still[1:] = np.linalg.norm(step, axis=2) < 1e-4
     kin_down = on_floor & still
     t0, t1 = steady_window(plan)
     sel = (plan.t >= t0 - 1e-9) & (plan.t < t1 - 1e-9)

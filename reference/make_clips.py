@@ -1,8 +1,8 @@
 """Regenerate the project's gait clip library: `python -m reference.make_clips [--output-dir D] [--config C]`.
 
 Reads the gait list from YAML (configs/gaits.yaml: `defaults` merged into each entry of `gaits`;
-`torso_pitch_deg` may stand for `torso_pitch`), generates each gait with `reference.gait`, checks its
-kinematic validity (`reference.gait.check_plan`: a gait that needs a joint beyond its range, an
+`torso_pitch_deg`, `heel_off_deg` and `heel_strike_deg` may stand for those angles in rad), generates
+each gait with `reference.gait`, checks its kinematic validity (`reference.gait.check_plan`: a gait that needs a joint beyond its range, an
 unreachable foot target or a ZMP outside the support is refused, nothing is written), writes
 `<name>.npz` atomically with `save_clip`, then plays every clip open-loop on the model (PD servos, no
 harness) and prints a validity table and a tracking table. `--report PATH` also writes both tables
@@ -26,6 +26,7 @@ from reference.gait import (GENERATOR_VERSION, GaitModel, GaitParams, PlanCheck,
 DEFAULT_CONFIG = CONFIG_DIR / "gaits.yaml"
 DEFAULT_OUTPUT = CLIP_LIBRARY
 JOINT_GROUPS = ("hip_pitch", "hip_roll", "knee", "ankle")  # per-joint margins: min over the two legs
+DEGREE_FIELDS = ("torso_pitch", "heel_off", "heel_strike")  # angles the YAML may give in degrees (`<name>_deg`)
 
 
 def load_gait_config(path: str | Path) -> list[GaitParams]:
@@ -43,14 +44,15 @@ def load_gait_config(path: str | Path) -> list[GaitParams]:
     out = []
     for i, entry in enumerate(gaits):
         merged = {**defaults, **entry}
-        for src in (defaults, entry):
-            if "torso_pitch_deg" in src and "torso_pitch" in src:
-                raise ValueError(f"{path}: gait #{i}: give torso_pitch or torso_pitch_deg, not both")
-        # the entry's lean (in either unit) wins over the defaults'
-        src = entry if ("torso_pitch" in entry or "torso_pitch_deg" in entry) else defaults
-        merged.pop("torso_pitch_deg", None)
-        if "torso_pitch_deg" in src:
-            merged["torso_pitch"] = math.radians(float(src["torso_pitch_deg"]))
+        for key in DEGREE_FIELDS:  # `<key>_deg` may stand for `<key>` (rad); the entry's value, in either unit, wins
+            deg = f"{key}_deg"
+            for src in (defaults, entry):
+                if deg in src and key in src:
+                    raise ValueError(f"{path}: gait #{i}: give {key} or {deg}, not both")
+            src = entry if (key in entry or deg in entry) else defaults
+            merged.pop(deg, None)
+            if deg in src:
+                merged[key] = math.radians(float(src[deg]))
         unknown = set(merged) - allowed
         if unknown:
             raise ValueError(f"{path}: gait #{i}: unknown field(s) {sorted(unknown)}")

@@ -82,7 +82,7 @@ foot_force              (T, 2)    normal force per foot (left, right), N
 pad_force               (T, 4)    normal force per pad (left_toe, left_heel, right_toe, right_heel)
 pad_contact             (T, 4)    bool, pad in contact
 foot_contact            (T, 2)    bool, any pad of the foot in contact
-foot_slip_speed         (T, 2)    horizontal sole speed, m/s
+foot_slip_speed         (T, 2)    horizontal foot speed where it bears on the floor, m/s (wildrobot_gym.metrics)
 foot_height             (T, 2)    sole height, m
 harness_force           (T, 3)    harness force on the waist COM, world frame, N
 harness_torque          (T, 3)    harness torque on the waist, world frame, N m

@@ -250,3 +250,85 @@ def test_level_com_outside_its_range_is_refused():
         GaitParams(name="bad", speed=0.3, step_length=0.09, level_com=1.5).validate()
 
 
+
+
+# ------------------------------------------------------------------ gait-1.4: heel-toe steps
+HEEL_TOE = GaitParams(name="ht", speed=0.7, step_length=0.20, com_height=0.29, torso_pitch=np.radians(12.5), ramp_steps=3,
+                      swing_peak=0.6, duration=6.0, double_support=0.2, lateral_sway=-0.4, clearance=0.04,
+                      heel_off=np.radians(25.0), heel_strike=np.radians(10.0), level_com=0.5)
+
+
+@pytest.mark.parametrize("sole_pitch", [-0.2, 0.3])
+def test_ik_gives_the_requested_sole_pitch(gm, sole_pitch):
+    target = np.array([0.02, gm.geo.foot_y, -0.30])
+    for torso in (0.0, 0.2):
+        q = leg_ik(gm.geo, "left", target, torso, sole_pitch)
+        joints = np.zeros(8)
+        joints[:4] = q
+        gm.set_pose(np.zeros(3), _pitch_quat(torso), joints)
+        foot = gm.data.body("left_foot")
+        rot = np.array([[np.cos(torso), 0, np.sin(torso)], [0, 1, 0], [-np.sin(torso), 0, np.cos(torso)]])
+        assert np.linalg.norm(foot.xpos - rot @ target) < 1e-6
+        assert np.arcsin(-foot.xmat.reshape(3, 3)[2, 0]) == pytest.approx(sole_pitch, abs=1e-6)  # + toe down
+
+
+@pytest.fixture(scope="module")
+def heel_toe_plan(gm):
+    return generate_gait(HEEL_TOE, gm)
+
+
+def test_heel_off_rolls_the_trailing_foot_about_its_toe_edge(gm, heel_toe_plan):
+    """At every lift the sole is pitched toe down by heel_off, its toe edge still on the floor where it stood."""
+    plan = heel_toe_plan
+    geo = gm.geo
+    toe_edge = np.array([geo.pad_x[1], 0.0, -geo.sole_depth])
+    quat = _pitch_quat(plan.params.torso_pitch)
+    for st in plan.steps[2:-2]:
+        k = int(round(st.t_lift * plan.params.fps)) - 1  # the last frame on the floor
+        j = int(round(st.t_start * plan.params.fps)) + 1  # early in the double support: still nearly flat
+        edges = []
+        for frame in (j, k):
+            gm.set_pose(plan.waist[frame], quat, plan.joints[frame])
+            foot = gm.data.body(f"{st.swing}_foot")
+            edges.append(foot.xpos + foot.xmat.reshape(3, 3) @ toe_edge)
+        assert plan.sole_pitch[st.swing][k] >= 0.45 * HEEL_TOE.heel_off  # halfway: the double support is 3 frames
+        assert edges[1][2] == pytest.approx(0.0, abs=1e-4)  # the toe edge is on the floor ...
+        assert abs(edges[1][0] - edges[0][0]) < 1e-3  # ... where it was: the foot rolled, it did not slide
+
+
+def test_heel_toe_steps_reach_further_than_flat_feet(gm, heel_toe_plan):
+    """A 0.20 m step at 0.7 m/s: valid with heel-off and heel-strike, beyond the joints or the reach with flat feet."""
+    c = check_plan(heel_toe_plan, gm)
+    assert c.ok() and c.min_joint_margin > np.radians(3.0) and c.ik_error < 1e-6
+    assert c.foot_slip < 1e-3  # the still point of each foot (ankle, or the edge it rolls about) does not move
+    assert 0.15 <= c.double_support <= 0.25
+    flat = GaitParams(**{**HEEL_TOE.__dict__, "heel_off": 0.0, "heel_strike": 0.0})
+    cf = check_plan(generate_gait(flat, gm), gm)
+    assert not (cf.ok() and cf.min_joint_margin > np.radians(3.0))
+
+
+def test_heel_toe_angles_outside_their_range_are_refused():
+    for field in ("heel_off", "heel_strike"):
+        with pytest.raises(ValueError, match=field):
+            GaitParams(name="bad", speed=0.3, step_length=0.09, **{field: 1.0}).validate()
+
+
+def test_make_clips_reads_heel_toe_angles_in_degrees(tmp_path):
+    cfg = tmp_path / "gaits.yaml"
+    cfg.write_text("defaults: {heel_strike_deg: 10.0}\n"
+                   "gaits:\n  - {name: ht, speed: 0.6, step_length: 0.2, heel_off_deg: 25.0}\n")
+    (params,) = make_clips.load_gait_config(cfg)
+    assert params.heel_off == pytest.approx(np.radians(25.0)) and params.heel_strike == pytest.approx(np.radians(10.0))
+
+
+@pytest.mark.parametrize("name", ["walk_v030_l080", "walk_v080_l170"])
+def test_the_generator_reproduces_the_shipped_clips_exactly(gm, name):
+    """configs/gaits.yaml + reference.gait give the committed library bit for bit (heel-toe off, COM unlevelled)."""
+    from reference.clips import load_clip
+    from wildrobot_gym.paths import CLIP_LIBRARY, CONFIG_DIR
+
+    params = {p.name: p for p in make_clips.load_gait_config(CONFIG_DIR / "gaits.yaml")}[name]
+    clip = plan_to_clip(generate_gait(params, gm))
+    shipped = load_clip(CLIP_LIBRARY / f"{name}.npz")
+    np.testing.assert_array_equal(clip.joint_pos, shipped.joint_pos)
+    np.testing.assert_array_equal(clip.root_pos, shipped.root_pos)

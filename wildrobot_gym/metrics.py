@@ -18,7 +18,10 @@ pad_force              (4,)     normal force on each pad (PAD_NAMES order), N
 pad_contact            (4,)     bool, pad_force > contact_threshold
 foot_force             (2,)     normal force per foot, summed over its pads (left, right), N
 foot_contact           (2,)     bool, any pad of the foot in contact
-foot_slip_speed        (2,)     horizontal speed of the sole point, m/s (slip when loaded)
+foot_slip_speed        (2,)     horizontal speed where the foot bears on the floor, m/s (slip when loaded): the
+                                toe pad's front edge when only the toe pad is in contact (a heel-off rolls about
+                                it), the heel pad's back edge when only the heel pad is (a heel-strike), else
+                                the sole point
 foot_height            (2,)     sole point height, m
 foot_air_time          (2,)     time since the foot last left the ground (0 while in contact), s
 foot_touchdown         (2,)     bool, the foot touched down this step
@@ -157,7 +160,14 @@ class MetricsTracker:
         foot_force = pad_force[..., 0::2] + pad_force[..., 1::2]  # toe + heel, per foot
         foot_contact = pad_contact[..., 0::2] | pad_contact[..., 1::2]
         sole_vel = sensors[..., s.sole_vel]  # (vx, vy, vz) left then right
-        slip = np.hypot(sole_vel[..., 0::3], sole_vel[..., 1::3])
+        edge_vel = sensors[..., s.edge_vel]  # (vx, vy, vz) of the pads' outer edges, pad order
+        sole_speed = np.hypot(sole_vel[..., 0::3], sole_vel[..., 1::3])
+        edge_speed = np.hypot(edge_vel[..., 0::3], edge_vel[..., 1::3])
+        # Slip is the speed where the foot bears on the floor: a foot on one pad only rolls about that pad's outer
+        # edge (a heel-off, a heel-strike), and its sole point then moves while nothing slides.
+        toe_only = pad_contact[..., 0::2] & ~pad_contact[..., 1::2]
+        heel_only = pad_contact[..., 1::2] & ~pad_contact[..., 0::2]
+        slip = np.where(toe_only, edge_speed[..., 0::2], np.where(heel_only, edge_speed[..., 1::2], sole_speed))
 
         # Air time: a clock per foot that runs while the foot is off the ground.
         # The clocks are updated in place (the batch's rows), never handed out: infos get new arrays.

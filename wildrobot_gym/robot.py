@@ -72,6 +72,7 @@ class RobotSpec:
     qvel_joints: slice  # qvel of the 8 joints
     pad_force: slice  # sensordata: 4 pad normal forces
     sole_vel: slice  # sensordata: 2 x 3 sole velocities (world frame)
+    edge_vel: slice  # sensordata: 4 x 3 velocities of the pads' outer bottom edges (world frame), PAD_NAMES order
     imu_block: slice  # sensordata: gyro (3), joint positions (8), joint velocities (8)
     root_vel_local: slice  # sensordata: root linear velocity in the body frame (3)
     fall_contacts: slice  # sensordata: per fall geom, the number of its contacts with the floor
@@ -139,6 +140,7 @@ class RobotSpec:
             qvel_joints=_as_slice(model.jnt_dofadr[joints], "joint dof addresses"),
             pad_force=_as_slice(np.concatenate([sensor_adr(f"{p}_force") for p in PAD_NAMES]), "pad touch sensors"),
             sole_vel=_as_slice(np.concatenate([sensor_adr(f"{f}_sole_vel") for f in FOOT_NAMES]), "sole velocity sensors"),
+            edge_vel=_as_slice(np.concatenate([sensor_adr(f"{p}_edge_vel") for p in PAD_NAMES]), "pad edge velocity sensors"),
             imu_block=_as_slice(imu_block, "gyro + joint position + joint velocity sensors"),
             root_vel_local=_as_slice(sensor_adr("root_vel_local"), "root velocimeter"),
             fall_contacts=_as_slice(fall_adr, "fall contact sensors"),
