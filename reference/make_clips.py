@@ -2,8 +2,9 @@
 
 Reads the gait list from YAML (configs/gaits.yaml: `defaults` merged into each entry of `gaits`;
 `torso_pitch_deg`, `heel_off_deg` and `heel_strike_deg` may stand for those angles in rad), generates
-each gait with `reference.gait`, checks its kinematic validity (`reference.gait.check_plan`: a gait that needs a joint beyond its range, an
-unreachable foot target or a ZMP outside the support is refused, nothing is written), writes
+each gait with `reference.gait`, checks its kinematic validity (`reference.gait.check_plan`: a gait that
+needs a joint beyond its range, an unreachable foot target or a ZMP outside the support is refused,
+nothing is written), writes
 `<name>.npz` atomically with `save_clip`, then plays every clip open-loop on the model (PD servos, no
 harness) and prints a validity table and a tracking table. `--report PATH` also writes both tables
 as markdown (docs/results/gait_library.md).
