@@ -152,8 +152,9 @@ def leg_ik(geo: LegGeometry, side: str, ankle_in_waist: np.ndarray, torso_pitch:
 
     The target is in the waist frame. The sole is pitched by `sole_pitch` in the world (rad, positive
     toe down: a heel-off; 0 level) for a waist pitched by `torso_pitch` (rad, rotation about +y,
-    positive leans forward). Its roll cannot be chosen (no ankle roll): it equals the hip roll. Angles follow robot.md's signs: left hip pitch +
-    and right hip pitch - are flexion; left hip roll - and right hip roll + are abduction.
+    positive leans forward). Its roll cannot be chosen (no ankle roll): it equals the hip roll. Angles
+    follow robot.md's signs: left hip pitch + and right hip pitch - are flexion; left hip roll - and
+    right hip roll + are abduction.
 
     Derivation, with flexion f (R_y(-f)), roll rotation a = -q_roll about +x, knee k, ankle b:
       p = R_y(-f) [roll + R_x(a) (knee + R_y(k) (0, 0, -shank))]  (relative to the hip-pitch anchor)
@@ -463,9 +464,11 @@ def _heel_toe_pitch(p: GaitParams, st: Step, t: np.ndarray) -> tuple[np.ndarray,
     touchdown, back to 0 at the end of the double support that follows (as long as the one before)."""
     t_ds = max(st.t_lift - st.t_start, 1e-9)
     half = 0.5 * (st.t_land - st.t_lift)
-    off = np.where(t <= st.t_lift, _minimum_jerk((t - st.t_start) / t_ds), 1.0 - _minimum_jerk((t - st.t_lift) / half))
+    rise, fall = _minimum_jerk((t - st.t_start) / t_ds), _minimum_jerk((t - st.t_lift) / half)
+    off = np.where(t <= st.t_lift, rise, 1.0 - fall)
     off = p.heel_off * off * (t >= st.t_start) * (t < st.t_lift + half)
-    strike = np.where(t <= st.t_land, _minimum_jerk((t - st.t_lift - half) / half), 1.0 - _minimum_jerk((t - st.t_land) / t_ds))
+    tilt, roll = _minimum_jerk((t - st.t_lift - half) / half), _minimum_jerk((t - st.t_land) / t_ds)
+    strike = np.where(t <= st.t_land, tilt, 1.0 - roll)
     strike = -p.heel_strike * strike * (t > st.t_lift + half) * (t < st.t_land + t_ds)
     return off, strike
 
@@ -521,7 +524,8 @@ class GaitModel:
 
     def whole_ik(self, waist: np.ndarray, feet: dict[str, np.ndarray], pitch: float,
                  sole_pitch: dict[str, float] | None = None) -> np.ndarray:
-        """Joint vector (actuator order) for a waist position/pitch, world ankle positions and sole pitches (level if None)."""
+        """Joint vector (actuator order) for a waist position/pitch, world ankle positions and sole pitches
+        (level when None)."""
         rot_t = _rot_y(pitch).T
         q = np.zeros(NUM_JOINTS)
         for i, side in enumerate(SIDES):
@@ -780,7 +784,7 @@ def check_plan(plan: GaitPlan, gm: GaitModel | None = None) -> PlanCheck:
     # (the foot rolls about that edge; its roll moves the edge sideways, so only x counts there).
     ankle = np.zeros((n, 2, 3))
     edge = {+1: np.zeros((n, 2, 3)), -1: np.zeros((n, 2, 3))}
-    edge_pt = {+1: np.array([gm.geo.pad_x[1], 0.0, -gm.geo.sole_depth]), -1: np.array([gm.geo.pad_x[0], 0.0, -gm.geo.sole_depth])}
+    edge_pt = {sgn: np.array([gm.geo.pad_x[i], 0.0, -gm.geo.sole_depth]) for sgn, i in ((+1, 1), (-1, 0))}
     tilt = np.zeros((n, 2, 2))  # pitch, roll of each sole
     gap = np.inf
     for k in range(n):

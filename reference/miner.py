@@ -15,8 +15,9 @@ Pipeline, per rollout:
    mean(load) >= 0.85, p10(load) >= 0.60, p90(harness) <= 0.15, p95(harness) <= 0.25 (0.10 is
    the seed's Blocker B target: tighten `harness_p95_max`), fraction of frames with the harness at
    its cap <= 5 %, fraction of frames with load < 0.60 <= 10 %, p95|pitch| <= 25 deg,
-   p95|roll| <= 25 deg, stance slip rate <= 15 % (foot-frames with Fn > 0.10 mg whose sole moves
-   faster than 0.10 m/s, over all loaded foot-frames), and no fall frame.
+   p95|roll| <= 25 deg, stance slip rate <= 15 % (foot-frames with Fn > 0.10 mg whose foot slides
+   faster than 0.10 m/s where it bears on the floor, `foot_slip_speed`, over all loaded foot-frames),
+   and no fall frame.
 4. **De-duplication** (`dedupe`): every passing window marks frames as accepted, either all its
    frames (``merge``) or its central `center_frames` (``center``, the seed's alternative); the
    accepted frames of a stretch are then merged into maximal runs, the **segments**. Each frame is

@@ -253,8 +253,8 @@ def test_level_com_outside_its_range_is_refused():
 
 
 # ------------------------------------------------------------------ gait-1.4: heel-toe steps
-HEEL_TOE = GaitParams(name="ht", speed=0.7, step_length=0.20, com_height=0.29, torso_pitch=np.radians(12.5), ramp_steps=3,
-                      swing_peak=0.6, duration=6.0, double_support=0.2, lateral_sway=-0.4, clearance=0.04,
+HEEL_TOE = GaitParams(name="ht", speed=0.7, step_length=0.20, com_height=0.29, torso_pitch=np.radians(12.5),
+                      ramp_steps=3, swing_peak=0.6, duration=6.0, double_support=0.2, lateral_sway=-0.4, clearance=0.04,
                       heel_off=np.radians(25.0), heel_strike=np.radians(10.0), level_com=0.5)
 
 

@@ -18,8 +18,9 @@ root_position      w_root_position exp(-k_position (e_x^2 + e_y^2))
 heading            w_heading exp(-(k_heading e_yaw^2 + k_yaw_rate (w_z - w^_z)^2))
 height_attitude    w_height_attitude exp(-(k_height (z - z^)^2 + k_attitude ((roll - roll^)^2 + (pitch - pitch^)^2)))
 contact            w_contact x (fraction of the two feet whose measured contact equals the reference's)
-stance_slip        w_stance_slip exp(-k_slip sum_i c_i s_i^2), c_i the foot's measured contact, s_i its sole's
-                   horizontal speed: a loaded foot should not slide. The Tier 0+ gate stance_slip_rate <= 15 %
+stance_slip        w_stance_slip exp(-k_slip sum_i c_i s_i^2), c_i the foot's measured contact, s_i its
+                   foot_slip_speed (horizontal, where it bears on the floor: wildrobot_gym.metrics): a loaded
+                   foot should not slide. The Tier 0+ gate stance_slip_rate <= 15 %
                    failed on every library clip from 0.55 m/s up (19-26 %; docs/results/tracker.md)
 ground_slip        w_ground_slip exp(-k_slip sum_i exp(-h_i / ground_slip_height) s_i^2), h_i the sole's height: a
                    foot near the floor should not move across it, loaded or not. stance_slip only sees a foot
