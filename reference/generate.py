@@ -299,7 +299,8 @@ def adapt_for_clips(cfg: GenerationConfig, input_dir: Path, config_path: str | P
     final = out_dir / ADAPT_DIR
     report.update(bundle=str(final / bundle.name), workdir=str(final), source=str(source))
     _write_json(workdir / ADAPTATION_FILE, report)  # its paths too: OUTPUT's
-    return dataclasses.replace(cfg, tracker_path=str(bundle)), report
+    # The adapted tracker learned these clips, the fast ones among them: it tracks every clip.
+    return dataclasses.replace(cfg, tracker_path=str(bundle), fast_tracker_min_speed=None), report
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,10 +445,13 @@ def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[
             print(f"error: adapting the tracker failed: {exc}; the previous output is left as it was", file=sys.stderr)
             return 2
         adaptation.update(report)
-        final_cfg = dataclasses.replace(cfg, tracker_path=report["bundle"])
+        final_cfg = dataclasses.replace(cfg, tracker_path=report["bundle"], fast_tracker_min_speed=None)
     elif cfg.tracker == "learned":
         print(f"tracker not adapted: {reason}")
     tracker = cfg.tracker if cfg.tracker == "feedback" else f"learned ({final_cfg.tracker_path or 'shipped'})"
+    if cfg.tracker == "learned" and cfg.fast_tracker_min_speed is not None:
+        tracker += (f", clips from {cfg.fast_tracker_min_speed:g} m/s: learned "
+                    f"({final_cfg.fast_tracker_path or 'shipped fast tracker'})")
     print(f"{len(clips)} clip(s), {len(cfg.variants)} variant(s) each, {max(1, args.workers)} worker(s), tracker {tracker}")
     t0 = time.perf_counter()
     # After an adaptation this process has run torch and MuJoCo's thread pools: a worker forked from it can

@@ -46,7 +46,9 @@ With ``generation.tracker: learned`` the servo targets are the reference joints 
 residual of a trained tracking policy (`reference.tracker`, trained by ``python -m reference.train_tracker``;
 ``generation.tracker_path``, default the shipped ``wildrobot_gym/assets/trackers/tracker.zip``) instead of the
 balance and speed feedback below; the harness is off unless ``generation.tracker_harness``. Restarts and
-the records are unchanged (``harness_mode`` records "off" when the harness was off).
+the records are unchanged (``harness_mode`` records "off" when the harness was off). With
+``generation.fast_tracker_min_speed`` set, a timeline whose steady speed reaches it (`timeline_speed`) is tracked
+by ``generation.fast_tracker_path`` instead (default the shipped ``tracker_fast.zip``, a specialist; `tracker_for`).
 
 Balance feedback
 ----------------
@@ -567,20 +569,40 @@ def rollout(model: mujoco.MjModel, timeline: Timeline, cfg: GenerationConfig, *,
 
 def learned_controller(model: mujoco.MjModel, spec: RobotSpec, timeline: Timeline, cfg: GenerationConfig):
     """With ``generation.tracker: learned``, a `reference.tracker.controller.TrackerController` for `timeline`
-    (the policy of ``generation.tracker_path``, default the shipped tracker, loaded once per process without
-    unpickling); None with ``feedback``."""
+    (the policy `tracker_for` picks, loaded once per process without unpickling); None with ``feedback``."""
     if cfg.tracker != "learned":
         return None
     from reference.tracker.controller import TrackerController
     from reference.tracker.policy import load_tracker_policy
-    from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH
 
-    path = cfg.tracker_path or DEFAULT_TRACKER_PATH
+    key, path = tracker_for(cfg, timeline)
     try:
         policy = load_tracker_policy(path)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"generation.tracker_path: cannot load the learned tracker {str(path)!r}: {exc}") from None
+        raise ValueError(f"generation.{key}: cannot load the learned tracker {str(path)!r}: {exc}") from None
     return TrackerController(policy, model, spec, timeline)
+
+
+def timeline_speed(timeline: Timeline) -> float | None:
+    """The steady forward speed of a looped reference (m/s): the walking label's clip speed
+    (`reference.walking.clip_speed`, p90 of its 1 s averages outside the blends); None if it cannot say."""
+    from reference.walking import clip_speed
+
+    return clip_speed({"ref_root_pos": timeline.qpos[:, :3], "ref_root_quat": timeline.qpos[:, 3:7],
+                       "fps": timeline.fps, "in_blend": timeline.in_blend}, window_frames=int(round(timeline.fps)))
+
+
+def tracker_for(cfg: GenerationConfig, timeline: Timeline) -> tuple[str, str | Path]:
+    """(config key, path) of the learned tracker for `timeline`: the fast tracker when
+    ``generation.fast_tracker_min_speed`` is set and the timeline's speed reaches it, else ``tracker_path``
+    (null: the shipped trackers, `DEFAULT_FAST_TRACKER_PATH` / `DEFAULT_TRACKER_PATH`)."""
+    from wildrobot_gym.config.tracker import DEFAULT_FAST_TRACKER_PATH, DEFAULT_TRACKER_PATH
+
+    if cfg.fast_tracker_min_speed is not None:
+        speed = timeline_speed(timeline)
+        if speed is not None and speed >= cfg.fast_tracker_min_speed:
+            return "fast_tracker_path", cfg.fast_tracker_path or DEFAULT_FAST_TRACKER_PATH
+    return "tracker_path", cfg.tracker_path or DEFAULT_TRACKER_PATH
 
 
 def restart_state(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec, timeline: Timeline, t: int,

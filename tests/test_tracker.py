@@ -324,6 +324,39 @@ def test_rollout_learned_vs_feedback_and_bad_tracker_path(tmp_path, tiny_tracker
         rollout.load_generation_config(overrides={"tracker": "neural"})
 
 
+def test_fast_tracker_takes_the_clips_from_its_speed_on(tmp_path, tiny_tracker):
+    model = rollout.default_model()
+    slow = to_heading_frame(load_clip(CLIP_LIBRARY / f"{CLIP}.npz"))             # planned at 0.30 m/s
+    fast = to_heading_frame(load_clip(CLIP_LIBRARY / "walk_v070_l150.npz"))      # planned at 0.70 m/s
+    missing = str(tmp_path / "none.zip")
+    cfg = rollout.load_generation_config(overrides={"duration_s": 1.0, "tracker": "learned",
+                                                    "tracker_path": str(tiny_tracker), "fast_tracker_path": missing,
+                                                    "fast_tracker_min_speed": 0.55})
+    slow_t, fast_t = rollout.clip_timeline(model, slow, cfg), rollout.clip_timeline(model, fast, cfg)
+    assert rollout.timeline_speed(slow_t) == pytest.approx(0.3, abs=0.05)
+    assert rollout.timeline_speed(fast_t) == pytest.approx(0.7, abs=0.05)
+    assert rollout.tracker_for(cfg, slow_t) == ("tracker_path", str(tiny_tracker))
+    assert rollout.tracker_for(cfg, fast_t) == ("fast_tracker_path", missing)
+    # the time warp of a variant counts: a 0.3 m/s clip played 2x fast reaches the fast tracker
+    warped = rollout.clip_timeline(model, slow, cfg, {"name": "warp2", "time_warp": 2.0})
+    assert rollout.tracker_for(cfg, warped)[0] == "fast_tracker_path"
+    assert len(rollout.rollout_clip(model, slow, cfg)["qpos"]) > 0
+    with pytest.raises(ValueError, match="generation.fast_tracker_path"):
+        rollout.rollout_clip(model, fast, cfg)
+    # no threshold: one tracker for every clip (the code default); the project's config: the shipped fast tracker
+    one = rollout.load_generation_config(overrides={"tracker": "learned", "tracker_path": str(tiny_tracker),
+                                                    "fast_tracker_min_speed": None})
+    assert rollout.tracker_for(one, fast_t) == ("tracker_path", str(tiny_tracker))
+    assert rollout.GenerationConfig().fast_tracker_min_speed is None
+    from wildrobot_gym.config.tracker import DEFAULT_FAST_TRACKER_PATH, DEFAULT_TRACKER_PATH
+
+    shipped = rollout.load_generation_config()
+    assert rollout.tracker_for(shipped, fast_t) == ("fast_tracker_path", DEFAULT_FAST_TRACKER_PATH)
+    assert rollout.tracker_for(shipped, slow_t) == ("tracker_path", DEFAULT_TRACKER_PATH)
+    with pytest.raises(ConfigError, match=r"^generation\.fast_tracker_min_speed"):
+        rollout.load_generation_config(overrides={"fast_tracker_min_speed": -0.1})
+
+
 def test_shipped_tracker_is_the_project_default_and_loads():
     from wildrobot_gym.config.tracker import DEFAULT_TRACKER_PATH
 
@@ -332,3 +365,8 @@ def test_shipped_tracker_is_the_project_default_and_loads():
     assert rollout.GenerationConfig().tracker == "feedback"  # the seed's controller stays the code default
     policy = TrackerPolicy.load(DEFAULT_TRACKER_PATH)
     assert policy.obs_dim == 92 and policy.config["phase"] == "tracker"
+    from wildrobot_gym.config.tracker import DEFAULT_FAST_TRACKER_PATH
+
+    assert cfg.fast_tracker_path is None and cfg.fast_tracker_min_speed == 0.55
+    fast = TrackerPolicy.load(DEFAULT_FAST_TRACKER_PATH)  # the same observation: the one controller runs either
+    assert fast.obs_dim == policy.obs_dim and fast.residual_scale == policy.residual_scale

@@ -147,6 +147,7 @@ def test_generate_adapts_the_tracker_first_and_records_it(tmp_path, stand_ins, c
     assert a["adapted"] and a["mode"] == "always" and a["steps"] >= 1 and a["bundle"] == str(bundle)
     assert a["source"] == str(DEFAULT_GENERAL_TRACKER_PATH) and {"fall_rate", "velocity_ratio"} <= set(a["after"])
     assert summary["config"]["tracker_path"] == str(bundle) and bundle.is_file()  # the adapted bundle generated
+    assert summary["config"]["fast_tracker_min_speed"] is None  # ... every clip: it learned the fast ones too
     assert json.loads((bundle.parent / ADAPTATION_FILE).read_text())["bundle"] == str(bundle)
     assert not summary["failed"] and len(summary["rollouts"]) == 2
     assert "tracker adapted to these clips" in capsys.readouterr().out

@@ -175,6 +175,12 @@ class GenerationConfig:
     tracker: one_of(*TRACKERS) = "feedback"
     tracker_path: Optional[text()] = None  # the learned tracker (bundle .zip or checkpoint); null: the shipped one
     tracker_harness: _Flag = False  # keep the harness on with the learned tracker
+    # A second learned tracker for the fast clips: a timeline whose steady reference speed
+    # (`reference.walking.clip_speed`) is at least fast_tracker_min_speed (m/s) is tracked by fast_tracker_path
+    # (null: the shipped fast tracker, DEFAULT_FAST_TRACKER_PATH); fast_tracker_min_speed null: tracker_path tracks
+    # every clip.
+    fast_tracker_path: Optional[text()] = None
+    fast_tracker_min_speed: Optional[_Pos] = None
     # Adapting the learned tracker to the clips before generating (reference/tracker/adapt.py): "auto" when the
     # tracker is learned and the clips are not the shipped gait library, "always" (needs tracker: learned), "never".
     adapt: one_of(*ADAPT_MODES) = "auto"

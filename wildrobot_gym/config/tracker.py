@@ -38,6 +38,9 @@ DEFAULT_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker.zip"
 #: references it fell on) tracks the gait library's fast clips but generalises worse to unseen stand-ins
 #: (docs/results/tracker.md).
 DEFAULT_GENERAL_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_general.zip"
+#: The shipped specialist for the fast clips (``generation.fast_tracker_min_speed``): the library tracker fine-tuned on
+#: the clips from 0.55 m/s alone, on which it mines more walking (docs/results/tracker.md, "Tracker v10").
+DEFAULT_FAST_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_fast.zip"
 #: VecEnvs the tracker trains on (reference/train_tracker.py make_tracker_vec_env): "batched" all in this
 #: process on MuJoCo's batch API (reference.tracker.batch_env, n_workers physics threads), "subprocess" over
 #: n_workers worker processes, "dummy" one by one in this process (all three step alike:
@@ -157,5 +160,6 @@ def load_tracker_config(path: str | Path = DEFAULT_TRACKER_CONFIG) -> dict:
     return validate_tracker_config(read_yaml(path))
 
 
-__all__ = ["DEFAULT_GENERAL_TRACKER_PATH", "DEFAULT_TRACKER_CONFIG", "DEFAULT_TRACKER_PATH", "ReferenceSection", "TrackerConfig",
-           "TrackerEnvSection", "TrackerRewardSection", "load_tracker_config", "validate_tracker_config"]
+__all__ = ["DEFAULT_FAST_TRACKER_PATH", "DEFAULT_GENERAL_TRACKER_PATH", "DEFAULT_TRACKER_CONFIG",
+           "DEFAULT_TRACKER_PATH", "ReferenceSection", "TrackerConfig", "TrackerEnvSection", "TrackerRewardSection",
+           "load_tracker_config", "validate_tracker_config"]
