@@ -323,12 +323,13 @@ def test_make_clips_reads_heel_toe_angles_in_degrees(tmp_path):
 
 @pytest.mark.parametrize("name", ["walk_v030_l080", "walk_v080_l170"])
 def test_the_generator_reproduces_the_shipped_clips_exactly(gm, name):
-    """configs/gaits.yaml + reference.gait give the committed library bit for bit (heel-toe off, COM unlevelled)."""
+    """configs/gaits.yaml + reference.gait give the committed library (heel-toe off, COM unlevelled) to rounding: bit
+    for bit on the machine that made it, within 1e-13 on a fresh install (numpy 2.4.6), so the bound is 1e-9."""
     from reference.clips import load_clip
     from wildrobot_gym.paths import CLIP_LIBRARY, CONFIG_DIR
 
     params = {p.name: p for p in make_clips.load_gait_config(CONFIG_DIR / "gaits.yaml")}[name]
     clip = plan_to_clip(generate_gait(params, gm))
     shipped = load_clip(CLIP_LIBRARY / f"{name}.npz")
-    np.testing.assert_array_equal(clip.joint_pos, shipped.joint_pos)
-    np.testing.assert_array_equal(clip.root_pos, shipped.root_pos)
+    np.testing.assert_allclose(clip.joint_pos, shipped.joint_pos, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(clip.root_pos, shipped.root_pos, rtol=0, atol=1e-9)
