@@ -445,7 +445,7 @@ def run_generation(args: argparse.Namespace, cfg: GenerationConfig, clips: list[
             print(f"error: adapting the tracker failed: {exc}; the previous output is left as it was", file=sys.stderr)
             return 2
         adaptation.update(report)
-        final_cfg = dataclasses.replace(cfg, tracker_path=report["bundle"], fast_tracker_min_speed=None)
+        final_cfg = dataclasses.replace(cfg, tracker_path=report["bundle"])  # cfg: adapt_for_clips' (one tracker)
     elif cfg.tracker == "learned":
         print(f"tracker not adapted: {reason}")
     tracker = cfg.tracker if cfg.tracker == "feedback" else f"learned ({final_cfg.tracker_path or 'shipped'})"
