@@ -98,6 +98,31 @@ def test_walking_only_from_a_mined_dataset_and_its_errors(tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match=r"standing_ds has the walking label but 0 walking seconds"):
         smoke_test.main(["--dataset", str(tmp_path / "standing_ds"), "--steps", "1"])
 
+def test_min_speed_samples_only_the_fast_walking_segments_and_its_errors() -> None:
+    walking = np.array([True, True, False, True, True])
+    speed = np.array([0.3, 0.6, 0.9, 0.5, np.nan])  # segment 2 is fast but stands; 4 has no speed
+    args = (_indexed_frames(50), np.arange(5) * 10, np.full(5, 10), np.arange(5), np.zeros(5))
+    s = amp.ReferenceSampler(*args, amp.ReferenceConfig(walking_only=True, min_speed=0.5), seed=0,
+                             segment_walking=walking, segment_speed=speed)
+    assert s.num_segments == 2
+    for _ in range(50):
+        a, b, _ = s.sample(16)
+        assert set((a[:, 0].astype(int) // 10).tolist()) <= {1, 3}
+        assert set((b[:, 0].astype(int) // 10).tolist()) <= {1, 3}
+    # null: every walking segment, whatever its speed
+    s_all = amp.ReferenceSampler(*args, amp.ReferenceConfig(walking_only=True), seed=0, segment_walking=walking,
+                                 segment_speed=speed)
+    assert s_all.num_segments == 4
+    # nothing fast enough, or no speed at all: errors naming the dataset and the setting
+    with pytest.raises(ValueError, match=r"data/slow .*min_speed 1.0 m/s or more \(fastest 0.90 m/s\)"):
+        amp.ReferenceSampler(*args, amp.ReferenceConfig(walking_only=True, min_speed=1.0), segment_walking=walking,
+                             segment_speed=speed, source="data/slow")
+    with pytest.raises(ValueError, match=r"data/old has no segment_forward_velocity.*min_speed 0.5"):
+        amp.ReferenceSampler(*args, amp.ReferenceConfig(min_speed=0.5), source="data/old")
+    with pytest.raises(ValueError):
+        amp.ReferenceConfig(min_speed=-0.1)
+
+
 
 # --- 2. frame history ----------------------------------------------------------------------------
 def _scripted(n: int, seed: int = 0) -> np.ndarray:

@@ -87,6 +87,9 @@ class ReferenceConfig:
     # Sample only segments labelled walking (`segment_walking`, reference.miner step 6) when the dataset has
     # the label; False (configs saved before the key): every segment.
     walking_only: _Flag = False
+    # Sample only segments whose mean forward speed (`segment_forward_velocity`, m/s) is at least this; None:
+    # every speed. The discriminator then judges the policy against the walking at the commanded speeds.
+    min_speed: Optional[_NonNeg] = None
 
 
 @_config

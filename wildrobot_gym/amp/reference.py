@@ -21,7 +21,9 @@ class ReferenceSampler:
 
     Segments: all of them, or with ``walking_only`` those labelled walking (`segment_walking`, given
     when the dataset has the label; without it every segment is used, with a warning). A dataset whose
-    label marks no segment walking raises ValueError naming `source`.
+    label marks no segment walking raises ValueError naming `source`. With ``min_speed`` only the
+    segments whose mean forward speed (`segment_forward_velocity`) reaches it; a dataset without the
+    speed, or with no segment left, raises ValueError naming `source` and the setting.
 
     A transition's probability is proportional to exp(score / T) of its segment (``weight_by_length``),
     or to exp(score / T) / (transitions in its segment) (segments then share by softmax alone). Every
@@ -44,6 +46,7 @@ class ReferenceSampler:
         seed: int | None = None,
         history_frames: int = 1,
         segment_walking: np.ndarray | None = None,
+        segment_speed: np.ndarray | None = None,
         source: str = "the reference dataset",
     ) -> None:
         self.features = np.asarray(features, dtype=np.float32)
@@ -59,6 +62,8 @@ class ReferenceSampler:
         starts, lengths = np.asarray(segment_start, np.int64), np.asarray(segment_length, np.int64)
         motion, scores = np.asarray(segment_motion, np.int64), np.asarray(segment_scores, np.float64)
         self.segment_mask = self._segments_used(segment_walking, len(starts), lengths)
+        if cfg.min_speed is not None:
+            self.segment_mask = self.segment_mask & self._fast_enough(segment_speed, len(starts))  # not in place: the mask may be the caller's array
         rows, pair_seg = [], []
         for s, (a, n) in enumerate(zip(starts, lengths)):
             if self.segment_mask[s] and n >= h + 1:  # frames a .. a + n - 1; a transition uses t - h + 1 .. t + 1
@@ -103,6 +108,22 @@ class ReferenceSampler:
         self.walking_filter = "walking"
         return mask
 
+    def _fast_enough(self, segment_speed: np.ndarray | None, n_segments: int) -> np.ndarray:
+        """Mask of the segments at or above ``min_speed`` (m/s)."""
+        if segment_speed is None:
+            raise ValueError(f"ReferenceSampler: {self.source} has no segment_forward_velocity (mined before the walking "
+                             f"label): reference.min_speed {self.cfg.min_speed} needs it (regenerate the dataset, or set "
+                             f"min_speed: null)")
+        speed = np.asarray(segment_speed, dtype=np.float64)
+        if speed.shape != (n_segments,):
+            raise ValueError(f"ReferenceSampler: segment_forward_velocity has shape {speed.shape}, expected ({n_segments},)")
+        mask = np.nan_to_num(speed, nan=-np.inf) >= self.cfg.min_speed
+        if not (mask & self.segment_mask).any():
+            raise ValueError(f"ReferenceSampler: no {'walking ' if self.walking_filter == 'walking' else ''}segment of "
+                             f"{self.source} moves at reference.min_speed {self.cfg.min_speed} m/s or more (fastest "
+                             f"{np.nanmax(speed, initial=0.0):.2f} m/s): lower min_speed or set it to null")
+        return mask
+
     @classmethod
     def from_dataset(cls, dataset: Any, cfg: ReferenceConfig = ReferenceConfig(), *, lin_vel_mode: str = "clip",
                      lin_vel_clip: float = 1.5, seed: int | None = None, history_frames: int = 1,
@@ -122,7 +143,8 @@ class ReferenceSampler:
             names = [str(x) for x in a.get("motion_names", [])]
             source = f"the dataset of motions {names[:3]}{' ...' if len(names) > 3 else ''}"
         return cls(feats, a["segment_start"], a["segment_length"], a["segment_motion"], a["segment_scores"], cfg,
-                   seed=seed, history_frames=history_frames, segment_walking=a.get("segment_walking"), source=source)
+                   seed=seed, history_frames=history_frames, segment_walking=a.get("segment_walking"),
+                   segment_speed=a.get("segment_forward_velocity"), source=source)
 
     @property
     def num_transitions(self) -> int:
