@@ -585,7 +585,7 @@ def learned_controller(model: mujoco.MjModel, spec: RobotSpec, timeline: Timelin
 
 def timeline_speed(timeline: Timeline) -> float | None:
     """The steady forward speed of a looped reference (m/s): the walking label's clip speed
-    (`reference.walking.clip_speed`, p90 of its 1 s averages outside the blends); None if it cannot say."""
+    (`reference.walking.clip_speed`, p90 of its Hann-weighted 1 s averages outside the blends); None if it cannot say."""
     from reference.walking import clip_speed
 
     return clip_speed({"ref_root_pos": timeline.qpos[:, :3], "ref_root_quat": timeline.qpos[:, 3:7],
