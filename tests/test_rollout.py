@@ -245,8 +245,8 @@ def test_project_config_loads_with_the_seed_defaults():
     assert cfg.balance.stance_push_kp > 0 and GenerationConfig().balance.stance_push_kp == 0.0
     # and the learned tracker (issue: a reference that walks), feedback being the code's fallback default.
     assert cfg.tracker == "learned" and GenerationConfig().tracker == "feedback"
-    # and a second tracker for the clips from 0.55 m/s (docs/results/tracker.md, "Tracker v10"), off in the code.
-    assert cfg.fast_tracker_min_speed == 0.55 and GenerationConfig().fast_tracker_min_speed is None
+    # and a second tracker for the clips from 0.53 m/s (docs/results/tracker.md, "Tracker v10", "tracker v12"), off in the code.
+    assert cfg.fast_tracker_min_speed == 0.53 and GenerationConfig().fast_tracker_min_speed is None
     assert dataclasses.replace(cfg, multi_start_interval=50, precondition=GenerationConfig().precondition,
                                balance=GenerationConfig().balance, tracker=GenerationConfig().tracker,
                                fast_tracker_min_speed=None) == GenerationConfig()

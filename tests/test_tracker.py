@@ -367,6 +367,6 @@ def test_shipped_tracker_is_the_project_default_and_loads():
     assert policy.obs_dim == 92 and policy.config["phase"] == "tracker"
     from wildrobot_gym.config.tracker import DEFAULT_FAST_TRACKER_PATH
 
-    assert cfg.fast_tracker_path is None and cfg.fast_tracker_min_speed == 0.55
+    assert cfg.fast_tracker_path is None and cfg.fast_tracker_min_speed == 0.53
     fast = TrackerPolicy.load(DEFAULT_FAST_TRACKER_PATH)  # the same observation: the one controller runs either
     assert fast.obs_dim == policy.obs_dim and fast.residual_scale == policy.residual_scale
