@@ -98,6 +98,7 @@ def test_walking_only_from_a_mined_dataset_and_its_errors(tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match=r"standing_ds has the walking label but 0 walking seconds"):
         smoke_test.main(["--dataset", str(tmp_path / "standing_ds"), "--steps", "1"])
 
+
 def test_min_speed_samples_only_the_fast_walking_segments_and_its_errors() -> None:
     walking = np.array([True, True, False, True, True])
     speed = np.array([0.3, 0.6, 0.9, 0.5, np.nan])  # segment 2 is fast but stands; 4 has no speed
@@ -121,7 +122,6 @@ def test_min_speed_samples_only_the_fast_walking_segments_and_its_errors() -> No
         amp.ReferenceSampler(*args, amp.ReferenceConfig(min_speed=0.5), source="data/old")
     with pytest.raises(ValueError):
         amp.ReferenceConfig(min_speed=-0.1)
-
 
 
 # --- 2. frame history ----------------------------------------------------------------------------

@@ -344,9 +344,9 @@ def train_phase3(args: argparse.Namespace, cfg: dict, logdir: Path, ckpt_root: P
                                             source=str(dataset_dir))
     except ValueError as e:  # e.g. walking_only with no walking segment: the message names the dataset
         raise SystemExit(f"AMP reference: {e}") from None
+    speed = "" if acfg.reference.min_speed is None else f", >= {acfg.reference.min_speed} m/s"
     print(f"phase 3 (AMP): {dataset_dir}: {dataset.total_seconds:.1f} s Tier 0+, {dataset.num_segments} segments "
-          f"({ref.num_segments} sampled: {ref.walking_filter}"
-          f"{'' if acfg.reference.min_speed is None else f', >= {acfg.reference.min_speed} m/s'}), {len(ref.motions)} motions, {ref.num_transitions} "
+          f"({ref.num_segments} sampled: {ref.walking_filter}{speed}), {len(ref.motions)} motions, {ref.num_transitions} "
           f"transitions of {hist} history frame(s)")
 
     # (lin_vel_mode, lin_vel_clip, history_frames): the envs' feature blocks match the discriminator's input

@@ -63,7 +63,8 @@ class ReferenceSampler:
         motion, scores = np.asarray(segment_motion, np.int64), np.asarray(segment_scores, np.float64)
         self.segment_mask = self._segments_used(segment_walking, len(starts), lengths)
         if cfg.min_speed is not None:
-            self.segment_mask = self.segment_mask & self._fast_enough(segment_speed, len(starts))  # not in place: the mask may be the caller's array
+            # not in place: the mask may be the caller's own label array
+            self.segment_mask = self.segment_mask & self._fast_enough(segment_speed, len(starts))
         rows, pair_seg = [], []
         for s, (a, n) in enumerate(zip(starts, lengths)):
             if self.segment_mask[s] and n >= h + 1:  # frames a .. a + n - 1; a transition uses t - h + 1 .. t + 1
