@@ -244,6 +244,21 @@ def _validate_motion(path: Path, fps: float, root_pos: np.ndarray, root_quat: np
     return root_quat / norms[:, None]
 
 
+def read_pickle_dict(path: str | Path) -> dict:
+    """The raw dict of a clip pickle, unpickled with `_ClipUnpickler` (plain numpy arrays, scalars and
+    builtin containers only); ValueError naming the file when it is unreadable or not a dict."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            data = _ClipUnpickler(f).load()
+    except Exception as exc:  # OSError, UnpicklingError, EOFError, truncated data ...
+        raise ValueError(f"{path}: not a readable clip pickle: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: pickle holds a {type(data).__name__}, expected a dict with keys "
+                         f"{list(PICKLE_REQUIRED_KEYS)}")
+    return data
+
+
 def load_pickle_clip(path: str | Path) -> Clip:
     """Load a retargeted human clip (clip_format.md section 1) into a `Clip`.
 
@@ -259,14 +274,7 @@ def load_pickle_clip(path: str | Path) -> Clip:
     inconsistent with the arrays. Joint values exactly at (or beyond) joint limits are accepted.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            data = _ClipUnpickler(f).load()
-    except Exception as exc:  # OSError, UnpicklingError, EOFError, truncated data ...
-        raise ValueError(f"{path}: not a readable clip pickle: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: pickle holds a {type(data).__name__}, expected a dict with keys "
-                         f"{list(PICKLE_REQUIRED_KEYS)}")
+    data = read_pickle_dict(path)
     missing = [k for k in PICKLE_REQUIRED_KEYS if k not in data]
     if missing:
         raise ValueError(f"{path}: missing key(s) {missing}")

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from reference.augment import time_warp
-from reference.clips import Clip, load_clips, quat_mul, resample, yaw_quat
+from reference.clips import Clip, load_clips, quat_mul, read_pickle_dict, resample, yaw_quat
 from wildrobot_gym.paths import CLIP_LIBRARY
 from wildrobot_gym.robot import JOINT_NAMES
 
@@ -204,9 +204,9 @@ def clip_stats(d: dict) -> dict:
 
 
 def load_pickle_dict(path: str | Path) -> dict:
-    """The raw dict of a pickle this module wrote (for `clip_stats`; use reference.clips to load clips)."""
-    with open(path, "rb") as f:
-        return pickle.load(f)
+    """The raw dict of a clip pickle (for `clip_stats`; use reference.clips to load clips). Read with the
+    clip loader's restricted unpickler, so a file naming any other global is refused, not run."""
+    return read_pickle_dict(path)
 
 
 def synthesize(output_dir: str | Path, num_clips: int = 14, total_seconds: float = 68.0, seed: int = 0,

@@ -275,3 +275,15 @@ def test_loading_a_bundle_leaves_no_temp_folder(clean: dict, tmp_path: Path):
     assert r.returncode == 0, r.stderr
     assert list(tmpdir.iterdir()) == []
     assert not marker.exists()
+
+
+def test_human_like_pickle_reader_refuses_a_payload(tmp_path: Path):
+    """`human_like.load_pickle_dict` (clip statistics) reads with the clip loader's restricted unpickler."""
+    from reference import human_like
+
+    marker = tmp_path / "marker"
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps({"fps": 30.0, "payload": Payload(marker)}))
+    with pytest.raises(ValueError, match="evil.pkl"):
+        human_like.load_pickle_dict(evil)
+    assert not marker.exists()
