@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from wildrobot_gym.checkpoints import list_checkpoints  # noqa: E402
+from wildrobot_gym.atomic_io import atomic_write_text  # noqa: E402
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, load_config, validate_config  # noqa: E402
 
 CRITERIA = {"forward_velocity_mean": 0.5, "success_rate": 0.7, "min_episode_forward_velocity": 0.0}
@@ -96,7 +97,7 @@ def main() -> None:
               "steps_to_walk": first["steps"] if first else None}
     if args.json_output is not None:
         args.json_output.parent.mkdir(parents=True, exist_ok=True)
-        args.json_output.write_text(json.dumps(result, indent=1))
+        atomic_write_text(args.json_output, json.dumps(result, indent=1))
     print(f"time to walk: {first['wall_s']:.0f} s ({first['steps']:,} steps)" if first else "time to walk: none")
 
 

@@ -51,6 +51,7 @@ from wildrobot_gym.config.reference import (  # noqa: F401  (re-exported)
     load_analysis_config,
 )
 from reference import walking as walk
+from wildrobot_gym.atomic_io import atomic_write
 from reference.miner import (
     DEFAULT_CONFIG_PATH,
     GATE_NAMES,
@@ -457,7 +458,7 @@ def plot_window_histograms(ds: MinedDataset, gates: GateConfig, path: Path, bins
     fig.suptitle(f"Tier 0+ gate metrics over {passed.size} candidate windows ({int(passed.sum())} passed)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
     plt.close(fig)
     return path
 
@@ -483,7 +484,7 @@ def plot_walking_bands(walking: Mapping[str, Any], path: Path) -> Path:
         ax.set_yticks([])
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
     plt.close(fig)
     return path
 
@@ -528,7 +529,7 @@ def plot_timeline(records: Mapping[str, Any], mining: MiningConfig, path: Path) 
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
     plt.close(fig)
     return path
 

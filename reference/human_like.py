@@ -45,6 +45,7 @@ import numpy as np
 
 from reference.augment import time_warp
 from reference.clips import Clip, load_clips, quat_mul, read_pickle_dict, resample, yaw_quat
+from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.paths import CLIP_LIBRARY
 from wildrobot_gym.robot import JOINT_NAMES
 
@@ -237,8 +238,7 @@ def synthesize(output_dir: str | Path, num_clips: int = 14, total_seconds: float
         p = HumanLikeParams(**{**params.__dict__, "duration_s": (float(durations[i]), float(durations[i]))})
         d = degrade_clip(clip_50, rng, p, name=f"human_like_{i:02d}")
         path = out_dir / f"human_like_{i:02d}.pkl"
-        with open(path, "wb") as f:
-            pickle.dump(d, f, protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(path, lambda f, d=d: pickle.dump(d, f, protocol=pickle.HIGHEST_PROTOCOL))
         paths.append(path)
     return paths
 

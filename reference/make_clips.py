@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from reference.clips import save_clip
+from wildrobot_gym.atomic_io import atomic_write_text
 from wildrobot_gym.paths import CLIP_LIBRARY, CONFIG_DIR
 from reference.gait import (GENERATOR_VERSION, GaitModel, GaitParams, PlanCheck, TrackResult, check_plan, generate_gait,
                             plan_to_clip, track_clip)
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report is not None:
         cmd = "python -m reference.make_clips" + (f" --report {args.report}" if args.report else "")
         args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(markdown_report(valid, tracking, cmd))
+        atomic_write_text(args.report, markdown_report(valid, tracking, cmd))
         print(f"wrote {args.report}")
     return 0
 

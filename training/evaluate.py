@@ -69,6 +69,7 @@ from training.common import (  # noqa: E402
     VECNORM_FILE, load_amp_run_config, load_discriminator, load_ppo, load_vecnormalize, read_state, resolve_amp_dataset,
     open_checkpoint,
 )
+from wildrobot_gym.atomic_io import atomic_write  # noqa: E402
 from wildrobot_gym.config import validate_config  # noqa: E402
 from wildrobot_gym.gait_metrics import HUMAN_REFERENCE, gait_rows, mean_over_episodes  # noqa: E402
 from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env  # noqa: E402
@@ -415,8 +416,13 @@ def write_clip(clip: Clip, path: Path) -> None:
         if h % 2 or w % 2:
             raise ValueError(f"clip: yuv420p needs an even frame size, got {w}x{h} (render at an even size)")
         # macro_block_size 2: keep the frame size as rendered (the default 16 would rescale 640x360 etc.)
-        imageio.mimsave(path, clip.frames, format="FFMPEG", fps=clip.fps, codec="libx264",
-                        pixelformat="yuv420p", macro_block_size=2)
+        tmp = path.with_name(f".{path.stem}.tmp.mp4")  # written aside, then renamed: never half a video
+        try:
+            imageio.mimsave(tmp, clip.frames, format="FFMPEG", fps=clip.fps, codec="libx264",
+                            pixelformat="yuv420p", macro_block_size=2)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     else:
         raise ValueError(f"path: expected a .mp4 or .gif video file, got {path.name!r}")
 
@@ -432,7 +438,8 @@ def write_gif(frames: list[np.ndarray], path: Path, duration_ms: float, colors: 
     picks = np.linspace(0, len(frames) - 1, min(4, len(frames))).astype(int)  # the palette sees the whole clip
     palette = Image.fromarray(np.concatenate([frames[i] for i in picks])).quantize(colors, Image.Quantize.MEDIANCUT)
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=round(duration_ms), loop=0, optimize=True)
+    atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                duration=round(duration_ms), loop=0, optimize=True))
 
 
 def even_size(size: tuple[int, int]) -> tuple[int, int]:

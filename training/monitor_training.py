@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from wildrobot_gym.atomic_io import atomic_write, atomic_write_text  # noqa: E402
 from wildrobot_gym.config import DEFAULT_CONFIG_PATH, load_config  # noqa: E402
 
 VELOCITY, SUCCESS, RETURN = "velocity/forward", "episode/success_rate", "episode/return"
@@ -275,7 +276,7 @@ def plot(scalars: Mapping[str, Series], out: Path, marks: Sequence[tuple[int, st
     written = []
     for name, fig in figures(scalars, marks).items():
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=90)
+        atomic_write(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=90))
         written.append(path)
     return written
 
@@ -290,7 +291,7 @@ def plot_only(args: argparse.Namespace) -> dict:
     print(f"run {args.logdir}: tracker, {last} steps; plots: {', '.join(str(p) for p in plots)}")
     result = {"phase": "tracker", "last_step": last, "plots": [str(p) for p in plots]}
     if args.json_output:
-        args.json_output.write_text(json.dumps(result, indent=1))
+        atomic_write_text(args.json_output, json.dumps(result, indent=1))
     return result
 
 
@@ -325,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"phase": cfg["phase"], "last_step": int(last), "total_timesteps": total, "checks": checks,
               "decision": decision, "plots": [str(p) for p in plots]}
     if args.json_output:
-        args.json_output.write_text(json.dumps(result, indent=1, default=str))
+        atomic_write_text(args.json_output, json.dumps(result, indent=1, default=str))
     return result
 
 

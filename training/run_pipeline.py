@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml  # noqa: E402
 
 from training.common import list_checkpoints, load_amp_run_config, read_state, resolve_checkpoint  # noqa: E402
+from wildrobot_gym.atomic_io import atomic_write_text  # noqa: E402
 from wildrobot_gym.paths import CONFIG_DIR  # noqa: E402
 
 STATE_FILE = "pipeline_state.json"
@@ -167,7 +168,7 @@ def amp_config_for(p: Pipeline, branch: str) -> Path | None:
     path = p.work / "amp_path_b.yaml"
     if not p.args.dry_run:
         doc = asdict(replace(acfg, ramp=replace(acfg.ramp, initial=w)))
-        path.write_text(yaml.safe_dump(json.loads(json.dumps(doc)), sort_keys=False))
+        atomic_write_text(path, yaml.safe_dump(json.loads(json.dumps(doc)), sort_keys=False))
     return path
 
 
@@ -267,7 +268,7 @@ def run_smoke_test(dataset: Path, policy: Path | None, env_config: Path, amp_con
     source = f"checkpoint:{policy}" if policy is not None else "scripted_smooth_random"
     report.update(policy_source=source, rollout=roll,
                   dataset={"path": str(dataset), "seconds": ds.total_seconds, "segments": ds.num_segments})
-    out.write_text(json.dumps(_json_finite(report), indent=1, allow_nan=False))
+    atomic_write_text(out, json.dumps(_json_finite(report), indent=1, allow_nan=False))
     return report
 
 

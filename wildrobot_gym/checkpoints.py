@@ -322,7 +322,6 @@ def convert_legacy_checkpoint(src: str | Path, out: Path, trust: bool = False) -
     if out.suffix == ".zip":
         return write_bundle(model_zip, files, out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "model.zip").write_bytes(model_zip)
-    for name, data in files.items():
-        (out / name).write_bytes(data)
+    for name, data in {"model.zip": model_zip, **files}.items():
+        atomic_write(out / name, lambda f, data=data: f.write(data))
     return out

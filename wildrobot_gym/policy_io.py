@@ -33,6 +33,8 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from wildrobot_gym.atomic_io import atomic_write
+
 VECNORM_FORMAT = 1
 MODEL_FORMAT = 1
 ACTIVATIONS = {"elu": torch.nn.ELU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "leaky_relu": torch.nn.LeakyReLU}
@@ -107,8 +109,7 @@ def save_vecnormalize(vn: VecNormalize, path: Any) -> None:
     if hasattr(path, "write"):
         np.savez(path, **arrays)
     else:
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 VECNORM_KEYS = ("obs_mean", "obs_var", "obs_count", "ret_mean", "ret_var", "ret_count", "clip_obs",
