@@ -12,6 +12,9 @@ then {gate: walking windows failing it}. With --slip-by-stance-frame, each line 
 stance (a run of frames loaded above the gate's stance threshold) the foot slips: the share of stances whose
 first / second / middle / second-last / last frame slides faster than the gate's slip speed, and the median
 stance length in frames.
+A last table gives, per 0.1 m/s band of the window's forward speed, the walking windows of every rollout (not
+only the faster clips'), how many pass every gate, and the median actuator saturation of those that pass (the
+share of servo-steps at the torque limit: the per-step metrics' ``torque_saturated``, as in `evaluate.py`).
 """
 from __future__ import annotations
 
@@ -49,11 +52,9 @@ def slip_by_stance_frame(records: dict, gates) -> str:
     return " ".join(f"{k} {np.mean(v):.2f}" for k, v in at.items()) + f" (stance {np.median(lengths):.0f} frames)"
 
 
-def rollout_line(path: Path, cfg: miner.MiningConfig, min_speed: float, slip_position: bool = False) -> str | None:
-    """One rollout's summary line, or None when its clip is slower than `min_speed` or nothing walks."""
-    with np.load(path, allow_pickle=False) as f:
-        records = dict(f)
-    m = miner.mine_rollout(records, cfg, str(path))
+def rollout_line(m: miner.RolloutMining, records: dict, cfg: miner.MiningConfig, min_speed: float,
+                 slip_position: bool = False) -> str | None:
+    """One mined rollout's summary line, or None when its clip is slower than `min_speed` or nothing walks."""
     if m.clip_speed is None or m.clip_speed < min_speed or not m.window_walking.any():
         return None
     w = m.window_walking
@@ -64,6 +65,18 @@ def rollout_line(path: Path, cfg: miner.MiningConfig, min_speed: float, slip_pos
     line = (f"{m.clip}:{m.variant:<10s} clip {m.clip_speed:.2f} windows {int(w.sum()):3d} "
             f"v {np.median(met['forward_velocity_mean']):.2f} pass {int(m.window_passed[w].sum()):3d} | {medians} | {fails}")
     return line + " | slips at " + slip_by_stance_frame(records, cfg.gates) if slip_position else line
+
+
+def band_table(speed: np.ndarray, passed: np.ndarray, saturation: np.ndarray, width: float = 0.1) -> list[str]:
+    """Lines of the per-band table (module docstring) from the walking windows' speed, pass flag and saturation."""
+    lines = ["band m/s | walking windows | passing | median saturation of the passing"]
+    for lo in np.arange(0.0, max(float(speed.max(initial=0.0)), 0.0) + 1e-9, width):
+        sel = (speed >= lo) & (speed < lo + width)
+        if sel.any():
+            ok = sel & passed
+            sat = f"{100 * np.median(saturation[ok]):.1f} %" if ok.any() else "-"
+            lines.append(f"{lo:.1f}-{lo + width:.1f} | {int(sel.sum())} | {int(ok.sum())} | {sat}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,14 +92,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = load_mining_config(args.config)
     print("rollout | " + " ".join(COLUMNS) + " | failing gates")
+    speed, passed, saturation = [], [], []
     for path in files:
         try:
-            line = rollout_line(path, cfg, args.min_speed, args.slip_by_stance_frame)
+            with np.load(path, allow_pickle=False) as f:
+                records = dict(f)
+            m = miner.mine_rollout(records, cfg, str(path))
+            line = rollout_line(m, records, cfg, args.min_speed, args.slip_by_stance_frame)
         except (ValueError, KeyError, OSError) as e:  # a bad file is reported, the rest still run
             print(f"{path.name}: skipped ({e})", file=sys.stderr)
             continue
         if line:
             print(line)
+        w = m.window_walking
+        speed.append(m.window_metrics["forward_velocity_mean"][w])
+        passed.append(m.window_passed[w])
+        saturation.append(m.window_metrics["actuator_saturation_rate"][w])
+    if speed:
+        print()
+        print("\n".join(band_table(np.concatenate(speed), np.concatenate(passed), np.concatenate(saturation))))
     return 0
 
 

@@ -275,11 +275,15 @@ def test_walking_windows_report_names_the_failing_gate_and_skips_a_bad_file(tmp_
     (rec_dir / "broken__base.npz").write_bytes(b"not an npz")
     assert walking_windows.main([str(tmp_path), "--min-speed", "0.2"]) == 0
     out, err = capsys.readouterr()
-    lines = {line.split(":")[0]: line for line in out.splitlines()[1:]}
+    rollouts, bands = out.split("\n\n")
+    lines = {line.split(":")[0]: line for line in rollouts.splitlines()[1:]}
     assert set(lines) == {"slip", "clean"}  # the standing rollout has no walking window
     assert "pass   0" in lines["slip"] and "'stance_slip'" in lines["slip"]
     assert "pass  11" in lines["clean"] and lines["clean"].endswith("{}")
     assert "broken__base.npz: skipped" in err
+    # Band table: both rollouts' 22 walking windows, the clean one's 11 passing, in one 0.1 m/s band.
+    rows = [r.split(" | ") for r in bands.splitlines()[1:]]
+    assert [(r[1], r[2]) for r in rows] == [("22", "11")] and rows[0][3].endswith("%")
 
 
 def test_walking_windows_slip_by_stance_frame_finds_touchdown_slip():
