@@ -16,6 +16,9 @@
   speed / clip speed), ``double_support_fraction`` of the walking frames, ``label_source``: the
   dataset's label, or (datasets mined before it) recomputed from ``--records``; without either the
   label is unknown (``walking_seconds`` null);
+- ``actuator_saturation`` (`window_saturation`): the share of servo-steps at the torque limit, mean over
+  the windows that passed every gate, over the walking ones, and per speed band of the walking ones,
+  with the seed's per-clip check (``analysis.actuator_saturation_max``, 10 %);
 - ``decision``: ``proceed`` (>= 60 s), ``borderline`` (30-60 s) or ``stop_path_b`` (< 30 s) on the
   WALKING seconds (``decision_seconds``, ``decision_basis``; on the Tier 0+ seconds, with a warning,
   only when the label is unknown), with the thresholds; ``dashboard``: the seed's metrics dashboard
@@ -363,6 +366,7 @@ def dataset_report(ds: MinedDataset, mining: MiningConfig, cfg: AnalysisConfig, 
         "gates": asdict(g),
     }
     walking = dict(walking) if walking is not None else walking_report(ds, mining)
+    report["actuator_saturation"] = window_saturation(a, mining.walking.speed_band_width, cfg.actuator_saturation_max)
     report["walking_seconds"] = walking["walking_seconds"]
     report["walking"] = walking
     if walking["walking_seconds"] is None:
@@ -374,6 +378,22 @@ def dataset_report(ds: MinedDataset, mining: MiningConfig, cfg: AnalysisConfig, 
     report["decision"] = decide(report["decision_seconds"], cfg)
     report["dashboard"] = dashboard(report, cfg.dashboard)
     return report
+
+
+def window_saturation(a: Mapping[str, np.ndarray], band_width: float, limit: float) -> dict:
+    """Actuator saturation (share of servo-steps at the torque limit) of the data, as the mean over the windows that
+    passed every gate: all of them, the walking ones, and the walking ones per speed band; `limit` is the seed's
+    check (below 10 %: a tracked reference that saturates more cannot be walked the same way by a policy that
+    must stay under its own saturation target)."""
+    passed = a["window_passed"].astype(bool)
+    walking = passed & a["window_walking"].astype(bool) if "window_walking" in a else np.zeros_like(passed)
+    sat, v = a["window_actuator_saturation_rate"], a["window_forward_velocity_mean"]
+    bands: dict[str, list[float]] = {}
+    for i in np.flatnonzero(walking):
+        bands.setdefault(walk.speed_band(float(v[i]), band_width), []).append(float(sat[i]))
+    return {"passed_windows": _stat(sat[passed], "mean"), "walking_windows": _stat(sat[walking], "mean"),
+            "walking_by_speed_band": {k: float(np.mean(bands[k])) for k in sorted(bands, key=walk.band_lower_edge)},
+            "limit": limit}
 
 
 def format_report(report: Mapping[str, Any]) -> str:
@@ -403,10 +423,22 @@ def format_report(report: Mapping[str, Any]) -> str:
             f"segments >= {100 * report['alternating_segments']['threshold']:.0f}%: {report['alternating_segments']['count']}",
             f"Windows: {w['passed']}/{w['candidates']} passed; failures by gate: {failed or 'none'}",
             _walking_text(wk, report["total_tier0plus_seconds"]),
+            _saturation_text(report.get("actuator_saturation")),
             f"DECISION: {report['decision']} (on {report['decision_basis']}: {report['decision_seconds']:.2f}s)",
             "=" * 40,
         ]
     )
+
+
+def _saturation_text(sat: Mapping[str, Any] | None) -> str:
+    if not sat or sat["passed_windows"] is None:
+        return "Actuator saturation: n/a (no window passed)"
+    bands = ", ".join(f"{b}: {100 * v:.1f}%" for b, v in sat["walking_by_speed_band"].items()) or "none"
+    walking = "n/a" if sat["walking_windows"] is None else f"{100 * sat['walking_windows']:.1f}%"
+    over = [b for b, v in sat["walking_by_speed_band"].items() if v >= sat["limit"]]
+    note = f"; at or above the {100 * sat['limit']:.0f}% check: {', '.join(over)}" if over else ""
+    return (f"Actuator saturation of the passed windows: {100 * sat['passed_windows']:.1f}% (walking {walking}); "
+            f"walking by speed band: {bands}{note}")
 
 
 def _walking_text(wk: Mapping[str, Any], total: float) -> str:

@@ -104,7 +104,7 @@ def speed_band(speed: float, width: float = 0.1) -> str:
     return f"{k * width:.{d}f}-{(k + 1) * width:.{d}f}"
 
 
-def _band_key(band: str) -> float:
+def band_lower_edge(band: str) -> float:
     """Lower edge of a `speed_band` label ("-0.1-0.0" -> -0.1)."""
     return float(band[: band.index("-", 1)])
 
@@ -139,7 +139,7 @@ def summarize(walking: np.ndarray, run_id: np.ndarray, forward_velocity: np.ndar
         "non_walking_seconds": (n - w) / fps,
         "walking_fraction": w / n if n else None,
         "walking_segments": runs,
-        "seconds_by_speed_band": {k: bands[k] for k in sorted(bands, key=_band_key)},
+        "seconds_by_speed_band": {k: bands[k] for k in sorted(bands, key=band_lower_edge)},
         "speed_band_width": band_width,
         "walking_speed_mean": frac(fv),
         "speed_ratio_mean": frac(fv / np.where(speed > 0, speed, np.inf)),  # walking frames have speed > 0

@@ -356,6 +356,17 @@ def test_analyze_dataset_report_and_logs(tmp_path: Path) -> None:
     json.dumps(rep, allow_nan=False)
 
 
+def test_window_saturation_by_speed_band_flags_the_bands_over_the_check() -> None:
+    a = {"window_passed": np.array([1, 1, 1, 1, 0], bool), "window_walking": np.array([0, 1, 1, 1, 1], bool),
+         "window_actuator_saturation_rate": np.array([0.02, 0.04, 0.06, 0.20, 0.50]),
+         "window_forward_velocity_mean": np.array([0.0, 0.31, 0.35, 0.72, 0.75])}
+    sat = analyze.window_saturation(a, 0.1, 0.10)
+    assert sat["passed_windows"] == pytest.approx(0.08) and sat["walking_windows"] == pytest.approx(0.10)
+    assert sat["walking_by_speed_band"] == pytest.approx({"0.3-0.4": 0.05, "0.7-0.8": 0.20})  # the failed window left out
+    text = analyze._saturation_text(sat)
+    assert "0.3-0.4: 5.0%" in text and text.endswith("at or above the 10% check: 0.7-0.8")
+
+
 def test_analyze_empty_dataset(tmp_path: Path) -> None:
     write_dataset(mine_records([make_records(80, load=0.3)], CFG), tmp_path / "empty")
     rep = analyze.analyze_dataset(tmp_path / "empty")
