@@ -13,9 +13,9 @@
 - ``walking_seconds`` and ``walking`` (`reference.walking`: a window walks at >= 0.7 x its clip's
   speed with >= 15 % single stance): walking / non-walking seconds, ``seconds_by_speed_band`` (0.1 m/s
   bands of each walking segment's mean forward speed, e.g. "0.3-0.4"), ``speed_ratio_mean`` (forward
-  speed / clip speed), ``double_support_fraction`` of the walking frames, ``label_source``: the
-  dataset's label, or (datasets mined before it) recomputed from ``--records``; without either the
-  label is unknown (``walking_seconds`` null);
+  speed / clip speed), ``double_support_fraction`` of the walking frames (and ``double_support_by_speed_band``),
+  ``label_source``: the dataset's label, or (datasets mined before it) recomputed from ``--records``;
+  without either the label is unknown (``walking_seconds`` null);
 - ``actuator_saturation`` (`window_saturation`): the share of servo-steps at the torque limit, mean over
   the windows that passed every gate, over the walking ones, and per speed band of the walking ones,
   with the seed's per-clip check (``analysis.actuator_saturation_max``, 10 %);
@@ -447,6 +447,9 @@ def _walking_text(wk: Mapping[str, Any], total: float) -> str:
     bands = ", ".join(f"{b}: {v:.1f}s" for b, v in wk["seconds_by_speed_band"].items()) or "none"
     ratio = "n/a" if wk["speed_ratio_mean"] is None else f"{wk['speed_ratio_mean']:.2f}"
     ds = "n/a" if wk["double_support_fraction"] is None else f"{100.0 * wk['double_support_fraction']:.1f}%"
+    by_band = wk.get("double_support_by_speed_band") or {}
+    if by_band:
+        ds += " (by speed band: " + ", ".join(f"{b}: {100.0 * v:.0f}%" for b, v in by_band.items()) + ")"
     return (f"Walking seconds: {wk['walking_seconds']:.2f}s of {total:.2f}s Tier 0+ in {wk['walking_segments']} "
             f"segments (label: {wk['label_source']}); by speed band (m/s): {bands}\n"
             f"Walking speed / clip speed: {ratio}; double support {ds} of the walking frames")

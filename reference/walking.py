@@ -119,7 +119,9 @@ def summarize(walking: np.ndarray, run_id: np.ndarray, forward_velocity: np.ndar
     fv = np.asarray(forward_velocity, dtype=np.float64)
     speed = np.asarray(speed, dtype=np.float64)
     n = walking.size
+    feet = (np.asarray(foot_load, dtype=np.float64).reshape(n, 2) > stance_load_threshold).sum(axis=1)
     bands: dict[str, float] = {}
+    band_double: dict[str, int] = {}  # walking frames with both feet loaded, per band
     runs = 0
     if n:
         edges = np.r_[0, 1 + np.flatnonzero((run_id[1:] != run_id[:-1]) | (walking[1:] != walking[:-1])), n]
@@ -128,7 +130,7 @@ def summarize(walking: np.ndarray, run_id: np.ndarray, forward_velocity: np.ndar
                 runs += 1
                 band = speed_band(float(fv[a:b].mean()), band_width)
                 bands[band] = bands.get(band, 0.0) + (b - a) / fps
-    feet = (np.asarray(foot_load, dtype=np.float64).reshape(n, 2) > stance_load_threshold).sum(axis=1)
+                band_double[band] = band_double.get(band, 0) + int((feet[a:b] == 2).sum())
     w = int(walking.sum())
 
     def frac(x: np.ndarray) -> float | None:
@@ -144,6 +146,7 @@ def summarize(walking: np.ndarray, run_id: np.ndarray, forward_velocity: np.ndar
         "walking_speed_mean": frac(fv),
         "speed_ratio_mean": frac(fv / np.where(speed > 0, speed, np.inf)),  # walking frames have speed > 0
         "double_support_fraction": frac(feet == 2),
+        "double_support_by_speed_band": {k: band_double[k] / (bands[k] * fps) for k in sorted(bands, key=band_lower_edge)},
         "single_support_fraction": frac(feet == 1),
     }
 

@@ -153,6 +153,8 @@ def test_dataset_label_and_walking_seconds_per_band(tmp_path: Path):
     assert wk["non_walking_seconds"] == pytest.approx(3.0)
     assert wk["speed_ratio_mean"] == pytest.approx((1.0 + 0.8 + 1.1) / 3)
     assert wk["double_support_fraction"] == pytest.approx(1 / 3, abs=0.03)  # single stance in 2/3 of the frames
+    assert set(wk["double_support_by_speed_band"]) == set(wk["seconds_by_speed_band"])
+    assert all(v == pytest.approx(1 / 3, abs=0.05) for v in wk["double_support_by_speed_band"].values())
     assert [s["walking"] for s in side["per_segment_metrics"]] == [True, True, False, True]
     stand = side["rollouts"][2]
     assert stand["walking_seconds"] == 0.0 and stand["walking_any_fraction"] == 0.0 and stand["tier0plus_frames"] == 150
