@@ -39,7 +39,7 @@ DEFAULT_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker.zip"
 #: (docs/results/tracker.md).
 DEFAULT_GENERAL_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_general.zip"
 #: The shipped specialist for the fast clips (``generation.fast_tracker_min_speed``): the library tracker fine-tuned on
-#: the clips from 0.55 m/s alone, on which it mines more walking (docs/results/tracker.md, "Tracker v10", "v11", "v13").
+#: the clips from 0.55 m/s alone, on which it mines more walking (docs/results/tracker.md, "Tracker v10", "v11", "v13", "v14").
 DEFAULT_FAST_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_fast.zip"
 #: VecEnvs the tracker trains on (reference/train_tracker.py make_tracker_vec_env): "batched" all in this
 #: process on MuJoCo's batch API (reference.tracker.batch_env, n_workers physics threads), "subprocess" over
