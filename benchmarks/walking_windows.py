@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from reference import miner
+from reference import walking as walk
 from wildrobot_gym.config.reference import DEFAULT_REFERENCE_CONFIG, load_mining_config
 
 COLUMNS = ("load_p10", "unloaded_fraction", "stance_slip_rate", "flight_fraction", "double_stance_fraction",
@@ -69,13 +70,13 @@ def rollout_line(m: miner.RolloutMining, records: dict, cfg: miner.MiningConfig,
 
 def band_table(speed: np.ndarray, passed: np.ndarray, saturation: np.ndarray, width: float = 0.1) -> list[str]:
     """Lines of the per-band table (module docstring) from the walking windows' speed, pass flag and saturation."""
+    bands = np.array([walk.speed_band(float(v), width) for v in speed])
     lines = ["band m/s | walking windows | passing | median saturation of the passing"]
-    for lo in np.arange(0.0, max(float(speed.max(initial=0.0)), 0.0) + 1e-9, width):
-        sel = (speed >= lo) & (speed < lo + width)
-        if sel.any():
-            ok = sel & passed
-            sat = f"{100 * np.median(saturation[ok]):.1f} %" if ok.any() else "-"
-            lines.append(f"{lo:.1f}-{lo + width:.1f} | {int(sel.sum())} | {int(ok.sum())} | {sat}")
+    for band in sorted(set(bands.tolist()), key=walk.band_lower_edge):
+        sel = bands == band
+        ok = sel & passed
+        sat = f"{100 * np.median(saturation[ok]):.1f} %" if ok.any() else "-"
+        lines.append(f"{band} | {int(sel.sum())} | {int(ok.sum())} | {sat}")
     return lines
 
 
