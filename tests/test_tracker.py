@@ -20,7 +20,8 @@ from reference.tracker.env import TrackingEnv
 from reference.tracker.policy import TrackerPolicy
 from reference.tracker.reward import TrackingErrors, max_reward, tracking_errors, tracking_reward
 from wildrobot_gym.config import ConfigError
-from wildrobot_gym.config.tracker import DEFAULT_TRACKER_CONFIG, load_tracker_config, validate_tracker_config
+from wildrobot_gym.config.tracker import (DEFAULT_TRACKER_CONFIG, TrackerRewardSection, load_tracker_config,
+                                         validate_tracker_config)
 from wildrobot_gym.metrics import FALL_REASONS
 from wildrobot_gym.paths import CLIP_LIBRARY
 
@@ -148,6 +149,20 @@ def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula
     assert r == pytest.approx(max_reward(w6) - 0.15 * (1 - math.exp(-w6["slip_scale"] * 0.01)))
     r, terms = tracking_reward(TrackingErrors(**{**zero, "action_rate_sq": 2.0}), w)
     assert terms["action_rate"] == pytest.approx(-2.0 * w["action_rate_weight"])
+
+
+def test_impact_charges_only_the_load_above_impact_load():
+    """impact = w exp(-k max(0, load - impact_load)^2): full at and below impact_load, by the formula above it."""
+    w = {**TrackerRewardSection().model_dump(), "impact_weight": 0.2, "impact_load": 1.5, "impact_scale": 2.0}
+    zero = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
+                height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
+                action_rate_sq=0.0)
+    impact = {load: tracking_reward(TrackingErrors(**{**zero, "load": load}), w)[1]["impact"]
+              for load in (0.7, 1.0, 1.5, 2.5, 4.4)}
+    assert impact[0.7] == impact[1.0] == impact[1.5] == pytest.approx(0.2)
+    assert impact[2.5] == pytest.approx(0.2 * math.exp(-2.0))
+    assert impact[4.4] < impact[2.5] < impact[1.5]
+    assert max_reward(w) == pytest.approx(max_reward({**w, "impact_weight": 0.0}) + 0.2)
 
 
 def test_ground_slip_weighs_a_sliding_foot_by_its_nearness_to_the_floor(env):

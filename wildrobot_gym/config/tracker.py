@@ -101,6 +101,7 @@ class TrackerRewardSection(Section):
     stance_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 and v2)
     support_weight: NonNeg = 0.0      # 0: as stance_slip_weight
     ground_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 to v5)
+    impact_weight: NonNeg = 0.0       # 0: configs written before the term (trackers v1 to v14)
     joint_scale: Positive = 5.0
     velocity_scale: Positive = 15.0
     vertical_scale: Positive = 50.0
@@ -112,6 +113,8 @@ class TrackerRewardSection(Section):
     slip_scale: Positive = 100.0
     support_load: Positive = 0.6      # fraction of m g from which the feet count as carrying the robot
     ground_slip_height: Positive = 0.01  # m: ground_slip weighs a foot this high above the floor by 1/e
+    impact_load: Positive = 1.5       # fraction of m g above which impact charges a load spike
+    impact_scale: Positive = 2.0      # 1/(m g)^2: a 2.5 m g spike -> 0.14 of the weight
 
 
 class TrackerConfig(Section):
