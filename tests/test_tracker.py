@@ -123,6 +123,12 @@ def _reference_metrics(track, t: int) -> dict:
             "foot_force": np.array([0.5, 0.5])}  # in units of the weight: tracking_errors(..., weight=1)
 
 
+#: TrackingErrors of a robot exactly on the reference, feet carrying its weight, action unchanged
+ZERO_ERRORS = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
+                   height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
+                   action_rate_sq=0.0)
+
+
 def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula(env):
     track, t, w = env.references[0].track, 60, env.reward_cfg
     upright = np.eye(3).ravel()
@@ -136,9 +142,7 @@ def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula
     assert bad == pytest.approx(max_reward(w) - w["joint_weight"] * (1 - math.exp(-w["joint_scale"] * 0.09)))
     assert bad < reward
     # every other term lowers it too, and the action-rate penalty is - w sum(da^2)
-    zero = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
-                height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
-                action_rate_sq=0.0)
+    zero = ZERO_ERRORS
     for key, value in (("velocity_sq", 0.04), ("vertical_sq", 0.01), ("position_sq", 0.01), ("heading_sq", 0.03),
                        ("yaw_rate_sq", 1.0), ("height_sq", 1e-3), ("attitude_sq", 0.01), ("contact_match", 0.5),
                        ("slip_sq", 0.01), ("load", 0.3), ("action_rate_sq", 1.0)):
@@ -154,9 +158,7 @@ def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula
 def test_impact_charges_only_the_load_above_impact_load():
     """impact = w exp(-k max(0, load - impact_load)^2): full at and below impact_load, by the formula above it."""
     w = {**TrackerRewardSection().model_dump(), "impact_weight": 0.2, "impact_load": 1.5, "impact_scale": 2.0}
-    zero = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
-                height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
-                action_rate_sq=0.0)
+    zero = ZERO_ERRORS
     impact = {load: tracking_reward(TrackingErrors(**{**zero, "load": load}), w)[1]["impact"]
               for load in (0.7, 1.0, 1.5, 2.5, 4.4)}
     assert impact[0.7] == impact[1.0] == impact[1.5] == pytest.approx(0.2)
