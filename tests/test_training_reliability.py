@@ -85,7 +85,11 @@ def test_interrupt_saves_a_checkpoint_and_exits_promptly(tmp_path: Path, sig, de
             time.sleep(0.05)
         time.sleep(delay)  # a different moment of the step / update cycle each time
         proc.send_signal(sig)
-        rc = proc.wait(timeout=20)
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a hang: show what the run printed (the finally kills it)
+            time.sleep(0.1)
+            pytest.fail("no exit within 20 s of the signal; its output:\n" + "".join(lines))
     finally:
         if proc.poll() is None:
             proc.kill()
