@@ -142,24 +142,22 @@ def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula
     assert bad == pytest.approx(max_reward(w) - w["joint_weight"] * (1 - math.exp(-w["joint_scale"] * 0.09)))
     assert bad < reward
     # every other term lowers it too, and the action-rate penalty is - w sum(da^2)
-    zero = ZERO_ERRORS
     for key, value in (("velocity_sq", 0.04), ("vertical_sq", 0.01), ("position_sq", 0.01), ("heading_sq", 0.03),
                        ("yaw_rate_sq", 1.0), ("height_sq", 1e-3), ("attitude_sq", 0.01), ("contact_match", 0.5),
                        ("slip_sq", 0.01), ("load", 0.3), ("action_rate_sq", 1.0)):
-        r, _ = tracking_reward(TrackingErrors(**{**zero, key: value}), w)
+        r, _ = tracking_reward(TrackingErrors(**{**ZERO_ERRORS, key: value}), w)
         assert r < max_reward(w), key
     w6 = {**w, "ground_slip_weight": 0.15}
-    r, _ = tracking_reward(TrackingErrors(**{**zero, "ground_slip_sq": 0.01}), w6)
+    r, _ = tracking_reward(TrackingErrors(**{**ZERO_ERRORS, "ground_slip_sq": 0.01}), w6)
     assert r == pytest.approx(max_reward(w6) - 0.15 * (1 - math.exp(-w6["slip_scale"] * 0.01)))
-    r, terms = tracking_reward(TrackingErrors(**{**zero, "action_rate_sq": 2.0}), w)
+    r, terms = tracking_reward(TrackingErrors(**{**ZERO_ERRORS, "action_rate_sq": 2.0}), w)
     assert terms["action_rate"] == pytest.approx(-2.0 * w["action_rate_weight"])
 
 
 def test_impact_charges_only_the_load_above_impact_load():
     """impact = w exp(-k max(0, load - impact_load)^2): full at and below impact_load, by the formula above it."""
     w = {**TrackerRewardSection().model_dump(), "impact_weight": 0.2, "impact_load": 1.5, "impact_scale": 2.0}
-    zero = ZERO_ERRORS
-    impact = {load: tracking_reward(TrackingErrors(**{**zero, "load": load}), w)[1]["impact"]
+    impact = {load: tracking_reward(TrackingErrors(**{**ZERO_ERRORS, "load": load}), w)[1]["impact"]
               for load in (0.7, 1.0, 1.5, 2.5, 4.4)}
     assert impact[0.7] == impact[1.0] == impact[1.5] == pytest.approx(0.2)
     assert impact[2.5] == pytest.approx(0.2 * math.exp(-2.0))
