@@ -37,6 +37,7 @@ from wildrobot_gym.policy_io import (  # noqa: F401  (re-exported)
 )
 from wildrobot_gym.batch_env import BatchedWalkVecEnv
 from wildrobot_gym.config.ppo import DEFAULT_VEC_ENV
+from wildrobot_gym.obs_mirror import mirror_normalizer
 from wildrobot_gym.vec_env import BatchedSubprocVecEnv
 from wildrobot_gym.wrappers import ContactCurriculum, make_phase_env, style_weight_at
 
@@ -91,13 +92,17 @@ def open_checkpoint(arg: str, path: Path) -> Path | BundleCheckpoint:
 def wrap_normalize(venv: VecEnv, cfg: Mapping[str, Any], vecnorm_path: Any = None,
                    training: bool = True) -> VecNormalize:
     """VecNormalize with the config's settings, or with the statistics of a checkpoint's vecnormalize.npz
-    (`vecnorm_path`: its path, or ``ckpt / VECNORM_FILE`` of a bundle; never a pickle)."""
+    (`vecnorm_path`: its path, or ``ckpt / VECNORM_FILE`` of a bundle; never a pickle). With a left-right
+    symmetric actor (``ppo.actor_inputs: measured_symmetric``) the statistics are kept mirror-symmetric
+    (`wildrobot_gym.obs_mirror.mirror_normalizer`), so that normalising commutes with the actor's mirror."""
     t, gamma = cfg["training"], cfg["ppo"]["gamma"]
     if vecnorm_path is not None:
         vn = load_vecnormalize(vecnorm_path, venv)
     else:
         vn = VecNormalize(venv, norm_obs=t["norm_obs"], norm_reward=t["norm_reward"], clip_obs=t["clip_obs"],
                           gamma=gamma)
+    if cfg["ppo"].get("actor_inputs") == "measured_symmetric" and vn.norm_obs:
+        mirror_normalizer(vn)
     vn.training = training
     if not training:
         vn.norm_reward = False

@@ -13,6 +13,8 @@ observation entries the actor reads:
 * an asymmetric actor-critic (``ppo.actor_inputs: measured``, `wildrobot_gym.policy`): only the measured
   (non-privileged) entries, in OBS_LAYOUT order (batch, 33) -- what the robot has. ``mean`` / ``var``
   are those columns' statistics; the critic, and with it the privileged entries, is not in the graph.
+  Its left-right symmetric variant (``measured_symmetric``) takes the same input; the graph runs the actor MLP
+  on the normalised input and on its mirror image and averages the two action means (`MirrorAveragedLinear`).
 
 What a runtime needs besides the graph is embedded as JSON under the ``wildrobot`` key of the model's
 ``metadata_props`` and written next to it as ``OUT.json`` (`policy_metadata`): the observation layout
@@ -55,6 +57,11 @@ class OnnxPolicy(nn.Module):
         super().__init__()
         self.policy_net = policy.mlp_extractor.policy_net  # the asymmetric policy's: on its actor columns
         self.action_net = policy.action_net
+        # the symmetric actor's latent is [h(x), h(M x)] (wildrobot_gym.policy.MirrorSymmetricMlpExtractor)
+        self.mirror = getattr(policy.mlp_extractor, "mirror_index", None) is not None
+        if self.mirror:
+            self.register_buffer("mirror_index", policy.mlp_extractor.mirror_index.clone())
+            self.register_buffer("mirror_sign", policy.mlp_extractor.mirror_sign.clone())
         self.normalize = vecnorm is not None and bool(vecnorm["norm_obs"])
         if self.normalize:
             mean, var = np.asarray(vecnorm["obs_mean"], np.float64), np.asarray(vecnorm["obs_var"], np.float64)
@@ -72,14 +79,18 @@ class OnnxPolicy(nn.Module):
         x = obs
         if self.normalize:
             x = torch.max(torch.min((obs.double() - self.mean) / self.std, self.clip_hi), self.clip_lo).float()
-        mean = self.action_net(self.policy_net(x))
+        latent = self.policy_net(x)
+        if self.mirror:
+            latent = torch.cat([latent, self.policy_net(x.index_select(-1, self.mirror_index) * self.mirror_sign)], dim=-1)
+        mean = self.action_net(latent)
         return torch.max(torch.min(mean, self.high), self.low)
 
 
 def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], vecnorm: Mapping[str, np.ndarray] | None,
                     source: str, actor_inputs: str = "all") -> dict[str, Any]:
     """The runtime's facts of a policy: observation layout, graph input, joints, action mapping, rates
-    (JSON-able). `actor_inputs`: "all" (input = the whole observation) or "measured" (the measured entries)."""
+    (JSON-able). `actor_inputs`: "all" (input = the whole observation), "measured" or "measured_symmetric"
+    (the measured entries)."""
     from wildrobot_gym.env import OBS_LAYOUT
     from wildrobot_gym.policy import measured_entries
     from wildrobot_gym.robot import JOINT_NAMES
@@ -94,13 +105,14 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
             continue
         layout.append({"name": name, "size": int(size), "offset": i, "privileged": bool(privileged)})
         i += size
-    if actor_inputs == "measured":
+    measured = actor_inputs in ("measured", "measured_symmetric")
+    if measured:
         inputs = [{**e, "privileged": False} for e in measured_entries(include_priv, include_heading)]
     elif actor_inputs == "all":
         inputs = [{"name": e["name"], "size": e["size"], "offset": e["offset"], "obs_offset": e["offset"],
                    "privileged": e["privileged"]} for e in layout]
     else:
-        raise ValueError(f"actor_inputs: expected 'all' or 'measured', got {actor_inputs!r}")
+        raise ValueError(f"actor_inputs: expected 'all', 'measured' or 'measured_symmetric', got {actor_inputs!r}")
     input_dim = sum(e["size"] for e in inputs)
     has_priv = any(e["privileged"] for e in inputs)
     scale = np.broadcast_to(np.asarray((cfg.get("env") or {}).get("action_scale", 0.5), np.float64), (len(JOINT_NAMES),))
@@ -110,7 +122,7 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
         "inputs": {"obs": ["batch", input_dim]}, "outputs": {"action": ["batch", len(JOINT_NAMES)]},
         "actor_inputs": actor_inputs, "input_layout": inputs, "input_dim": input_dim,
         "input_note": ("the graph's input: the measured observation entries of input_layout, in order "
-                       "(obs[obs_offset:obs_offset + size] of the env's observation)") if actor_inputs == "measured"
+                       "(obs[obs_offset:obs_offset + size] of the env's observation)") if measured
         else "the graph's input: the env's whole observation (observation_layout)",
         "observation_layout": layout, "observation_dim": i, "include_privileged": include_priv,
         "include_heading": include_heading,

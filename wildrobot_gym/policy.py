@@ -36,6 +36,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+import torch.nn.functional as F
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import FlattenExtractor, MlpExtractor
 from stable_baselines3.common.utils import get_device
@@ -43,7 +44,8 @@ from torch import nn
 
 #: ``ppo.actor_inputs`` (wildrobot_gym.config.ppo.ACTOR_INPUTS) -> the policy class's name, as state.json
 #: ``model.policy`` records it (`wildrobot_gym.policy_io.model_meta`): "all" is SB3's MlpPolicy.
-POLICY_NAMES = {"all": "MlpPolicy", "measured": "AsymmetricActorCriticPolicy"}
+POLICY_NAMES = {"all": "MlpPolicy", "measured": "AsymmetricActorCriticPolicy",
+                "measured_symmetric": "MirrorSymmetricActorCriticPolicy"}
 
 
 def measured_entries(include_privileged: bool = True, include_heading: bool = False) -> list[dict[str, Any]]:
@@ -112,8 +114,12 @@ class AsymmetricMlpExtractor(nn.Module):
             raise ValueError(f"expected {self.feature_dim} features, got {features.shape[-1]}")
         return features.index_select(-1, self.actor_columns)
 
+    def actor_latent(self, x: torch.Tensor) -> torch.Tensor:
+        """The actor's latent of its input columns `x` (batch, len(actor_columns)), for the action head."""
+        return self.policy_net(x)
+
     def forward_actor(self, features: torch.Tensor) -> torch.Tensor:
-        return self.policy_net(self.actor_input(features))
+        return self.actor_latent(self.actor_input(features))
 
     def forward_critic(self, features: torch.Tensor) -> torch.Tensor:
         return self.value_net(features)
@@ -140,3 +146,84 @@ def actor_columns_of(policy: Any) -> np.ndarray | None:
     if isinstance(policy, AsymmetricActorCriticPolicy):
         return np.asarray(policy.actor_columns, dtype=np.int64)
     return None
+
+
+# ---------------------------------------------------------------------------- left-right symmetric actor
+class MirrorSymmetricMlpExtractor(AsymmetricMlpExtractor):
+    """`AsymmetricMlpExtractor` whose actor latent is [h(x), h(M x)]: the actor MLP h on its columns x and on
+    their mirror image M x (`wildrobot_gym.obs_mirror`, restricted to the actor's columns), for
+    `MirrorAveragedLinear`. ``latent_dim_pi`` is twice the MLP's width. Same state dict as its parent."""
+
+    def __init__(self, feature_dim: int, actor_columns: tuple[int, ...], mirror_index: np.ndarray,
+                 mirror_sign: np.ndarray, net_arch: Any, activation_fn: type[nn.Module], device: Any = "auto") -> None:
+        super().__init__(feature_dim, actor_columns, net_arch, activation_fn, device)
+        if sorted(int(i) for i in mirror_index) != list(range(len(actor_columns))):
+            raise ValueError(f"mirror index {list(mirror_index)} is not a permutation of the {len(actor_columns)} actor columns")
+        dev = get_device(device)
+        self.register_buffer("mirror_index", torch.as_tensor(np.asarray(mirror_index), dtype=torch.long, device=dev),
+                             persistent=False)
+        self.register_buffer("mirror_sign", torch.as_tensor(np.asarray(mirror_sign), dtype=torch.float32, device=dev),
+                             persistent=False)
+        self.latent_dim_pi = 2 * self.latent_dim_pi
+
+    def actor_latent(self, x: torch.Tensor) -> torch.Tensor:
+        mirrored = x.index_select(-1, self.mirror_index) * self.mirror_sign.to(x.dtype)
+        return torch.cat([self.policy_net(x), self.policy_net(mirrored)], dim=-1)
+
+
+class MirrorAveragedLinear(nn.Linear):
+    """The action mean of a left-right symmetric actor: on the latent [h(x), h(M_o x)] (width 2 in_features)
+
+        mean = 1/2 (W h(x) + b + M_a (W h(M_o x) + b))
+
+    with M_a the action mirror (`wildrobot_gym.obs_mirror.action_mirror`). Since M_o and M_a are involutions,
+    mean(M_o x) = M_a mean(x) exactly, whatever the weights. Its weights are an ``nn.Linear(in_features,
+    out_features)``'s: an asymmetric policy's action head loads into it."""
+
+    def __init__(self, in_features: int, out_features: int, action_index: np.ndarray, action_sign: np.ndarray) -> None:
+        super().__init__(in_features, out_features)
+        self.register_buffer("action_index", torch.as_tensor(np.asarray(action_index), dtype=torch.long), persistent=False)
+        self.register_buffer("action_sign", torch.as_tensor(np.asarray(action_sign), dtype=torch.float32), persistent=False)
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        if latent.shape[-1] != 2 * self.in_features:
+            raise ValueError(f"MirrorAveragedLinear: expected a latent of {2 * self.in_features}, got {latent.shape[-1]}")
+        own = F.linear(latent[..., :self.in_features], self.weight, self.bias)
+        mirrored = F.linear(latent[..., self.in_features:], self.weight, self.bias)
+        return 0.5 * (own + mirrored.index_select(-1, self.action_index) * self.action_sign.to(latent.dtype))
+
+
+class MirrorSymmetricActorCriticPolicy(AsymmetricActorCriticPolicy):
+    """The asymmetric actor-critic (actor on the measured columns, critic on all) with a left-right symmetric
+    actor: mean(M_o o) = M_a mean(o) (``ppo.actor_inputs: measured_symmetric``). The mean is the average of the
+    actor on the observation and, mirrored back, on its mirror image (`MirrorAveragedLinear`), so one leg does
+    what the other did half a gait cycle earlier by construction rather than by a reward. The critic and the
+    log std are not mirrored (the stochastic policy's spread may differ between legs; its mean may not).
+
+    The mirror acts on the *normalised* observation, which is the mirror of the raw one only when the
+    normalisation's statistics are themselves mirror-symmetric: train it with `MirroredRunningMeanStd`
+    (`training.common.wrap_normalize` installs it for this policy). Same state dict as the asymmetric policy,
+    so either's weights load into the other (state.json ``model.policy`` says which one a checkpoint is)."""
+
+    def _build_mlp_extractor(self) -> None:
+        from wildrobot_gym.obs_mirror import observation_mirror_for_dim, restrict
+
+        super()._build_mlp_extractor()
+        index, sign = restrict(*observation_mirror_for_dim(int(self.observation_space.shape[0])),
+                               np.asarray(self.actor_columns))
+        self.mlp_extractor = MirrorSymmetricMlpExtractor(self.features_dim, self.actor_columns, index, sign,
+                                                         net_arch=self.net_arch, activation_fn=self.activation_fn,
+                                                         device=self.device)
+
+    def _build(self, lr_schedule: Any) -> None:
+        from wildrobot_gym.obs_mirror import action_mirror
+
+        super()._build(lr_schedule)  # an action head on the 2H latent, replaced here by the averaged one on H
+        n_actions = int(np.prod(self.action_space.shape))
+        if n_actions != len(action_mirror()[0]):
+            raise ValueError(f"mirror-symmetric actor: {n_actions} actions, the action mirror has {len(action_mirror()[0])}")
+        head = MirrorAveragedLinear(self.mlp_extractor.latent_dim_pi // 2, n_actions, *action_mirror())
+        if self.ortho_init:
+            self.init_weights(head, gain=0.01)
+        self.action_net = head.to(self.device)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)

@@ -45,7 +45,8 @@ class LegacyCheckpointError(ValueError):
 
 
 def actor_inputs(cfg: Mapping[str, Any]) -> str:
-    """The config's ``ppo.actor_inputs``: "measured" or "all" (also for a config saved before the key)."""
+    """The config's ``ppo.actor_inputs``: "all", "measured" or "measured_symmetric" (also for a config saved
+    before the key: "all")."""
     from wildrobot_gym.config.ppo import DEFAULT_ACTOR_INPUTS
 
     return str(cfg["ppo"].get("actor_inputs", DEFAULT_ACTOR_INPUTS))
@@ -53,10 +54,12 @@ def actor_inputs(cfg: Mapping[str, Any]) -> str:
 
 def policy_class(inputs: str) -> Any:
     """The SB3 policy of ``ppo.actor_inputs`` `inputs`: "MlpPolicy" for "all", the asymmetric
-    actor-critic (`wildrobot_gym.policy.AsymmetricActorCriticPolicy`) for "measured"."""
-    from wildrobot_gym.policy import AsymmetricActorCriticPolicy
+    actor-critic (`wildrobot_gym.policy.AsymmetricActorCriticPolicy`) for "measured", its left-right
+    symmetric variant (`MirrorSymmetricActorCriticPolicy`) for "measured_symmetric"."""
+    from wildrobot_gym.policy import AsymmetricActorCriticPolicy, MirrorSymmetricActorCriticPolicy
 
-    classes = {"all": "MlpPolicy", "measured": AsymmetricActorCriticPolicy}
+    classes = {"all": "MlpPolicy", "measured": AsymmetricActorCriticPolicy,
+               "measured_symmetric": MirrorSymmetricActorCriticPolicy}
     if inputs not in classes:
         raise ValueError(f"ppo.actor_inputs: expected one of {tuple(classes)}, got {inputs!r}")
     return classes[inputs]
@@ -151,9 +154,11 @@ def load_vecnormalize(src: Any, venv: VecEnv) -> VecNormalize:
 
 # ---------------------------------------------------------------------------- the PPO model
 def model_actor_inputs(model: PPO) -> str:
-    """"measured" when `model`'s policy is the asymmetric actor-critic, else "all"."""
-    from wildrobot_gym.policy import AsymmetricActorCriticPolicy
+    """"measured_symmetric" / "measured" when `model`'s policy is the (symmetric) asymmetric actor-critic, else "all"."""
+    from wildrobot_gym.policy import AsymmetricActorCriticPolicy, MirrorSymmetricActorCriticPolicy
 
+    if isinstance(model.policy, MirrorSymmetricActorCriticPolicy):
+        return "measured_symmetric"
     return "measured" if isinstance(model.policy, AsymmetricActorCriticPolicy) else "all"
 
 

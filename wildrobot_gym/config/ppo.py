@@ -21,8 +21,9 @@ DEFAULT_VEC_ENV = "batched"
 DEVICE_PATTERN = r"cpu|cuda|cuda:\d+|auto|mps"
 #: What the actor (policy) network sees (wildrobot_gym.policy): "all" the whole observation (SB3's MlpPolicy,
 #: privileged entries included), "measured" only the entries the robot measures (OBS_LAYOUT's non-privileged
-#: ones), the critic still seeing all of them (asymmetric actor-critic; the ONNX export then takes only them).
-ACTOR_INPUTS = ("all", "measured")
+#: ones), the critic still seeing all of them (asymmetric actor-critic; the ONNX export then takes only them);
+#: "measured_symmetric" the same with a left-right symmetric actor (wildrobot_gym.policy.MirrorSymmetricActorCriticPolicy).
+ACTOR_INPUTS = ("all", "measured", "measured_symmetric")
 #: A config without ``actor_inputs``: every run and policy saved before the key existed was trained so.
 DEFAULT_ACTOR_INPUTS = "all"
 
