@@ -6,12 +6,12 @@ What a robot runtime does, in simulation: read the graph's metadata (``wildrobot
 metadata_props, written by ``training/export_policy.py --onnx``: observation layout, joint order, home
 pose, action scale, control rate, the graph input's layout), feed the raw values of the observation
 entries the graph takes, get the action in [-1, 1] (normalisation and clipping are inside the graph).
-A policy of ``ppo.actor_inputs: measured`` takes only the measured entries (``input_layout``: what the
-robot has; the env's privileged root velocity and height are never fed); one of ``all`` (and a
-format-1 graph, without ``input_layout``) the whole observation. No torch and no Stable-Baselines3 are
-imported; the env comes from gymnasium + wildrobot_gym, with the env arguments the policy was trained
-with (gait clock, action scale, privileged observation). Prints the distance walked, the mean forward
-velocity and whether it fell.
+A policy of ``ppo.actor_inputs: measured`` (or ``measured_symmetric``) takes only the measured entries
+(``input_layout``: what the robot has; the env's privileged root velocity and height are never fed); one of
+``all`` (and a format-1 graph, without ``input_layout``) the whole observation. No torch and no
+Stable-Baselines3 are imported; the env comes from gymnasium + wildrobot_gym, with the env arguments the
+policy was trained with (gait clock, action scale, privileged observation). Prints the distance walked,
+the mean forward velocity and whether it fell.
 """
 from __future__ import annotations
 

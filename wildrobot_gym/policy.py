@@ -28,6 +28,9 @@ Which columns: the observation space says. A 1-D Box of the layout's full size (
 True) gives the measured columns; one of the measured-only size (``include_privileged`` False) has no
 privileged column, so the actor sees all of it. Any other shape is refused (not this env's observation).
 Selected by the ``ppo.actor_inputs`` config key (`wildrobot_gym.policy_io.ppo_kwargs`).
+
+``ppo.actor_inputs: measured_symmetric`` is `MirrorSymmetricActorCriticPolicy`: the same, with an actor whose
+action mean is left-right symmetric by construction, mean(M_o o) = M_a mean(o) (`wildrobot_gym.obs_mirror`).
 """
 from __future__ import annotations
 
