@@ -192,16 +192,12 @@ def test_shipped_policies_load_as_their_config_says_and_act_as_sb3s_own_load(bun
 
 # ------------------------------------------------------------------------------------- train / evaluate / resume
 def test_tiny_training_checkpoint_evaluates_and_resumes(tmp_path: Path):
+    from tiny_training import train_tiny
     from training import evaluate, train_ppo
     from wildrobot_gym.checkpoints import list_checkpoints, read_state, resolve_checkpoint
     from wildrobot_gym.policy_io import load_ppo
 
-    cfg = tiny_cfg()
-    cfg["training"].update(n_envs=4, n_workers=1, total_timesteps=2048, checkpoint_interval=1024,
-                           start_method="fork", logdir=str(tmp_path / "run"))
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    final = train_ppo.main(["--config", str(path), "--n-workers", "1", "--no-progress-bar", "--log-every", "0"])
+    final = train_tiny(tiny_cfg(), tmp_path)
     state = read_state(final)
     assert state["num_timesteps"] == 2048
     assert state["config"]["ppo"]["actor_inputs"] == "measured"

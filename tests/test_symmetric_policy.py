@@ -13,7 +13,6 @@ import mujoco
 import numpy as np
 import pytest
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -139,16 +138,10 @@ def test_mirror_normalizer_symmetrises_loaded_statistics():
 @pytest.fixture(scope="module")
 def symmetric_run(tmp_path_factory):
     """A tiny training of the symmetric policy (checkpoints with their normalisation statistics)."""
-    from training import train_ppo
+    from tiny_training import train_tiny
 
-    tmp = tmp_path_factory.mktemp("sym")
     cfg = symmetric_cfg()
-    cfg["training"].update(n_envs=4, n_workers=1, total_timesteps=2048, checkpoint_interval=1024,
-                           start_method="fork", logdir=str(tmp / "run"))
-    path = tmp / "sym.yaml"
-    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    final = train_ppo.main(["--config", str(path), "--n-workers", "1", "--no-progress-bar", "--log-every", "0"])
-    return final, cfg
+    return train_tiny(cfg, tmp_path_factory.mktemp("sym"), "sym"), cfg
 
 
 def test_the_action_mean_is_equivariant_and_loads_an_asymmetric_policys_weights():

@@ -189,7 +189,7 @@ class MirrorAveragedLinear(nn.Linear):
         self.register_buffer("action_sign", torch.as_tensor(np.asarray(action_sign), dtype=torch.float32), persistent=False)
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        if latent.shape[-1] != 2 * self.in_features:
+        if not torch.jit.is_tracing() and latent.shape[-1] != 2 * self.in_features:  # (ONNX export traces)
             raise ValueError(f"MirrorAveragedLinear: expected a latent of {2 * self.in_features}, got {latent.shape[-1]}")
         own = F.linear(latent[..., :self.in_features], self.weight, self.bias)
         mirrored = F.linear(latent[..., self.in_features:], self.weight, self.bias)
