@@ -10,7 +10,10 @@ walking Tier 0+ frames against the Phase 2 policy's frames at most 0.7.
 0.5: the same distribution; 1.0: no overlap at all. The policy runs deterministically on the nominal robot
 (its checkpoint's config: commands drawn from its command range), ``episodes`` episodes; every step counts.
 
-    python -m reference.overlap DATASET_DIR [--policy policies/phase2.zip] [--episodes 4] [--all-frames]
+    python -m reference.overlap DATASET_DIR [--policy policies/phase2.zip] [--episodes 4] [--all-frames] [--min-speed V]
+
+``--min-speed V`` keeps only the reference frames at or above V m/s: how fast the data would have to be to
+overlap the policy (issue 10's tracker.md gives the figures).
 """
 from __future__ import annotations
 
@@ -50,20 +53,23 @@ def column_separability(reference: np.ndarray, policy: np.ndarray,
     return dict(sorted(seps.items(), key=lambda kv: -kv[1] if np.isfinite(kv[1]) else 0.0))
 
 
-def dataset_velocities(directory: str | Path, walking_only: bool = True) -> np.ndarray:
-    """The forward velocities (m/s) of a mined dataset's frames: its walking frames, or all of them."""
+def dataset_velocities(directory: str | Path, walking_only: bool = True, min_speed: float | None = None) -> np.ndarray:
+    """The forward velocities (m/s) of a mined dataset's frames: its walking frames, or all of them; with
+    `min_speed`, only those at or above it."""
+    if min_speed is not None and not np.isfinite(min_speed):
+        raise ValueError(f"min_speed: expected a finite number (m/s), got {min_speed}")
     ds = load_dataset(directory, check_feature_version=False)
     a = ds.arrays
     if "forward_velocity" not in a:
         raise ValueError(f"{directory}: the dataset has no 'forward_velocity' array (mined before it was "
                          "recorded); mine it again with python -m reference.generate")
     v = np.asarray(a["forward_velocity"], dtype=np.float64)
-    if not walking_only:
-        return v
-    if "frame_walking" not in a:
-        raise ValueError(f"{directory}: the dataset has no 'frame_walking' label; pass walking_only=False "
-                         "(--all-frames) or mine it again")
-    return v[np.asarray(a["frame_walking"], dtype=bool)]
+    if walking_only:
+        if "frame_walking" not in a:
+            raise ValueError(f"{directory}: the dataset has no 'frame_walking' label; pass walking_only=False "
+                             "(--all-frames) or mine it again")
+        v = v[np.asarray(a["frame_walking"], dtype=bool)]
+    return v if min_speed is None else v[v >= min_speed]
 
 
 def policy_velocities(checkpoint: str | Path, episodes: int = 4, seed: int = 12345) -> np.ndarray:
@@ -93,13 +99,13 @@ def policy_velocities(checkpoint: str | Path, episodes: int = 4, seed: int = 123
 
 
 def velocity_overlap(dataset: str | Path, policy: str | Path = DEFAULT_POLICY, episodes: int = 4,
-                     walking_only: bool = True) -> dict:
-    """The forward-velocity separability of a dataset's (walking) frames and a policy's, with both
-    distributions' quartiles."""
-    ref = dataset_velocities(dataset, walking_only)
+                     walking_only: bool = True, min_speed: float | None = None) -> dict:
+    """The forward-velocity separability of a dataset's (walking) frames (at or above `min_speed` when given)
+    and a policy's, with both distributions' quartiles."""
+    ref = dataset_velocities(dataset, walking_only, min_speed)
     pol = policy_velocities(policy, episodes)
     q = lambda v: [float(x) for x in np.percentile(v, [25, 50, 75])] if len(v) else []  # noqa: E731
-    return {"dataset": str(dataset), "policy": str(policy), "walking_only": walking_only,
+    return {"dataset": str(dataset), "policy": str(policy), "walking_only": walking_only, "min_speed": min_speed,
             "reference_frames": int(len(ref)), "policy_frames": int(len(pol)),
             "reference_velocity_quartiles": q(ref), "policy_velocity_quartiles": q(pol),
             "forward_velocity_auc": separability(pol, ref)}
@@ -111,10 +117,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy bundle or checkpoint")
     p.add_argument("--episodes", type=int, default=4)
     p.add_argument("--all-frames", action="store_true", help="every Tier 0+ frame, not only the walking ones")
+    p.add_argument("--min-speed", type=float, default=None, help="only the reference frames at or above this (m/s)")
     p.add_argument("--json-output", type=Path, default=None)
     args = p.parse_args(argv)
     try:
-        report = velocity_overlap(args.dataset, args.policy, args.episodes, not args.all_frames)
+        report = velocity_overlap(args.dataset, args.policy, args.episodes, not args.all_frames, args.min_speed)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(str(e)) from None
     print(f"forward velocity: reference {report['reference_frames']} frames, quartiles "

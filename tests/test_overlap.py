@@ -52,6 +52,12 @@ def test_dataset_velocities_keep_the_walking_frames_only(dataset: Path) -> None:
     every = overlap.dataset_velocities(dataset, walking_only=False)
     assert len(every) == len(a["forward_velocity"]) > len(walking) == int(a["frame_walking"].sum()) > 0
     np.testing.assert_array_equal(walking, a["forward_velocity"][a["frame_walking"]])
+    floor = float(np.median(walking))
+    fast = overlap.dataset_velocities(dataset, min_speed=floor)
+    np.testing.assert_array_equal(fast, walking[walking >= floor])
+    assert 0 < len(fast) < len(walking)
+    with pytest.raises(ValueError, match="min_speed"):
+        overlap.dataset_velocities(dataset, min_speed=float("nan"))
 
 
 def test_a_policy_runs_and_the_report_names_its_figures(dataset: Path, tmp_path: Path) -> None:
