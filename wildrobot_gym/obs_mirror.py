@@ -90,7 +90,6 @@ def restrict(index: np.ndarray, sign: np.ndarray, columns: np.ndarray) -> tuple[
     return np.array([where[int(index[c])] for c in columns]), sign[columns].copy()
 
 
-
 class MirroredRunningMeanStd(RunningMeanStd):
     """SB3's observation `RunningMeanStd` that counts every batch twice, as it is and mirrored, so that its
     mean and variance are mirror-symmetric (mean[index] * sign = mean, var[index] = var) and normalisation

@@ -57,11 +57,9 @@ class OnnxPolicy(nn.Module):
         super().__init__()
         self.policy_net = policy.mlp_extractor.policy_net  # the asymmetric policy's: on its actor columns
         self.action_net = policy.action_net
-        # the symmetric actor's latent is [h(x), h(M x)] (wildrobot_gym.policy.MirrorSymmetricMlpExtractor)
-        self.mirror = getattr(policy.mlp_extractor, "mirror_index", None) is not None
-        if self.mirror:
-            self.register_buffer("mirror_index", policy.mlp_extractor.mirror_index.clone())
-            self.register_buffer("mirror_sign", policy.mlp_extractor.mirror_sign.clone())
+        # The asymmetric extractors' latent of the actor's columns (the symmetric one's is [h(x), h(M x)]);
+        # SB3's MlpExtractor (actor_inputs all) has none: its latent is policy_net's output.
+        self.extractor = policy.mlp_extractor if hasattr(policy.mlp_extractor, "actor_latent") else None
         self.normalize = vecnorm is not None and bool(vecnorm["norm_obs"])
         if self.normalize:
             mean, var = np.asarray(vecnorm["obs_mean"], np.float64), np.asarray(vecnorm["obs_var"], np.float64)
@@ -79,9 +77,7 @@ class OnnxPolicy(nn.Module):
         x = obs
         if self.normalize:
             x = torch.max(torch.min((obs.double() - self.mean) / self.std, self.clip_hi), self.clip_lo).float()
-        latent = self.policy_net(x)
-        if self.mirror:
-            latent = torch.cat([latent, self.policy_net(x.index_select(-1, self.mirror_index) * self.mirror_sign)], dim=-1)
+        latent = self.extractor.actor_latent(x) if self.extractor is not None else self.policy_net(x)
         mean = self.action_net(latent)
         return torch.max(torch.min(mean, self.high), self.low)
 
