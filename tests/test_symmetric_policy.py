@@ -20,7 +20,8 @@ sys.path.insert(0, str(ROOT))
 from wildrobot_gym.config import CONFIG_DIR, load_config, validate_config  # noqa: E402
 from wildrobot_gym.env import OBS_LAYOUT, WildRobotWalkEnv, obs_slices  # noqa: E402
 from wildrobot_gym.obs_mirror import (  # noqa: E402
-    ENTRY_MIRROR, MirroredRunningMeanStd, action_mirror, mirror_normalizer, observation_mirror, restrict,
+    ENTRY_MIRROR, MirroredRunningMeanStd, action_mirror, mirror_normalizer, observation_mirror, observation_mirror_for_dim,
+    restrict,
 )
 from wildrobot_gym.policy import MirrorSymmetricActorCriticPolicy, measured_columns  # noqa: E402
 from wildrobot_gym.policy_io import ppo_kwargs  # noqa: E402
@@ -55,6 +56,9 @@ def test_observation_mirror_is_an_involution_covering_every_entry(include_privil
     assert np.array_equal(mirror(x[:, cols], sub_index, sub_sign), mirror(x, index, sign)[:, cols])
     with pytest.raises(ValueError, match="not in it"):
         restrict(index, sign, np.array([6]))  # left hip pitch without the right one
+    assert np.array_equal(observation_mirror_for_dim(dim)[0], index)
+    with pytest.raises(ValueError, match="5 columns is not WildRobotWalk-v0's"):
+        observation_mirror_for_dim(5)
 
 
 def _set_state(env: WildRobotWalkEnv, root: np.ndarray, quat: np.ndarray, joints: np.ndarray, lin_vel: np.ndarray,

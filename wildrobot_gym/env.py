@@ -120,6 +120,16 @@ def obs_slices(include_privileged: bool = True, include_heading: bool = False) -
     return out
 
 
+def obs_flags_for_dim(obs_dim: int) -> tuple[bool, bool] | None:
+    """(include_privileged, include_heading) of the layout whose observation has `obs_dim` columns (the four
+    layouts have four sizes); None for any other size."""
+    for include_privileged in (True, False):
+        for include_heading in (True, False):
+            if obs_dim == max(s.stop for s in obs_slices(include_privileged, include_heading).values()):
+                return include_privileged, include_heading
+    return None
+
+
 def default_reward_config(path: Path = DEFAULT_CONFIG) -> tuple[dict, dict]:
     """(reward_weights, reward_params) of the Phase 1E config, the base env's reward."""
     with open(path) as f:

@@ -65,12 +65,11 @@ def observation_mirror(include_privileged: bool = True, include_heading: bool = 
 def observation_mirror_for_dim(obs_dim: int) -> tuple[np.ndarray, np.ndarray]:
     """`observation_mirror` of the layout whose observation has `obs_dim` columns (the four layouts have four
     sizes); ValueError for any other size."""
-    from wildrobot_gym.env import obs_slices
+    from wildrobot_gym.env import obs_flags_for_dim
 
-    for include_privileged in (True, False):
-        for include_heading in (True, False):
-            if obs_dim == max(s.stop for s in obs_slices(include_privileged, include_heading).values()):
-                return observation_mirror(include_privileged, include_heading)
+    flags = obs_flags_for_dim(obs_dim)
+    if flags is not None:
+        return observation_mirror(*flags)
     raise ValueError(f"obs_mirror: an observation of {obs_dim} columns is not WildRobotWalk-v0's")
 
 

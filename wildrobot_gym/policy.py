@@ -69,14 +69,12 @@ def measured_entries(include_privileged: bool = True, include_heading: bool = Fa
 def measured_columns(obs_dim: int) -> tuple[int, ...]:
     """The measured columns of an observation of `obs_dim` columns (see the module docstring);
     ValueError when `obs_dim` is not a size of this env's observation."""
-    from wildrobot_gym.env import obs_slices
+    from wildrobot_gym.env import obs_flags_for_dim, obs_slices
 
-    # The four layouts (privileged entries or not, heading or not) have four different sizes.
+    flags = obs_flags_for_dim(obs_dim)
+    if flags is not None:
+        return tuple(int(c) for e in measured_entries(*flags) for c in range(e["obs_offset"], e["obs_offset"] + e["size"]))
     flags = [(p, h) for p in (True, False) for h in (True, False)]
-    for include_privileged, include_heading in flags:
-        if obs_dim == max(s.stop for s in obs_slices(include_privileged, include_heading).values()):
-            return tuple(int(c) for e in measured_entries(include_privileged, include_heading)
-                         for c in range(e["obs_offset"], e["obs_offset"] + e["size"]))
     sizes = sorted(max(s.stop for s in obs_slices(p, h).values()) for p, h in flags)
     raise ValueError(f"asymmetric actor-critic: an observation of {obs_dim} columns is not WildRobotWalk-v0's "
                      f"(OBS_LAYOUT: {sizes} columns, with or without the privileged entries and the heading)")
