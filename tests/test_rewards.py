@@ -23,6 +23,7 @@ def make_info(**kw) -> dict:
         "foot_force": np.array([30.0, 0.0]), "robot_weight": 33.0,
         "foot_touchdown": np.array([False, False]), "foot_last_air_time": np.zeros(2),
         "torque_saturated": np.zeros(8, dtype=bool), "sim_unstable": False, "yaw_rate_filtered": 0.0, "yaw": 0.0,
+        "foot_height": np.zeros(2),
     }
     info.update(kw)
     return info
@@ -197,6 +198,23 @@ def test_symmetry_pays_a_leg_repeating_the_other_leg_mirrored_half_a_cycle_later
     assert still < limp < 1.0
     batch = make_info(joint_pos=np.stack([mirror_joints(q_half), q_half]), joint_pos_half_cycle=np.stack([q_half, q_half]))
     np.testing.assert_allclose(R.symmetry(batch, P), [1.0, still])
+
+
+def test_swing_height_pays_a_lifted_foot_where_the_clock_expects_swing_only():
+    p = {**P, "clock_overlap": 0.0, "clock_smoothing": 0.1, "swing_height_target": 0.07}
+    # phase 0.25: left expected down, right in swing (stance_expectation)
+    right_up = R.swing_height(make_info(command_phase=0.25, foot_height=np.array([0.0, 0.07])), p)
+    assert right_up == pytest.approx(0.5, abs=1e-3)  # one of two feet pays in full
+    half = R.swing_height(make_info(command_phase=0.25, foot_height=np.array([0.0, 0.035])), p)
+    assert half == pytest.approx(0.25, abs=1e-3)
+    # a shuffle (the swing foot on the floor) earns nothing; lifting the stance foot earns nothing either
+    assert R.swing_height(make_info(command_phase=0.25, foot_height=np.array([0.0, 0.0])), p) == pytest.approx(0.0, abs=1e-3)
+    assert R.swing_height(make_info(command_phase=0.25, foot_height=np.array([0.07, 0.0])), p) == pytest.approx(0.0, abs=1e-3)
+    # above the target pays no more; a sole below the floor (penetration) pays nothing
+    assert R.swing_height(make_info(command_phase=0.25, foot_height=np.array([0.0, 0.2])), p) == pytest.approx(right_up)
+    assert R.swing_height(make_info(command_phase=0.25, foot_height=np.array([0.0, -0.01])), p) == pytest.approx(0.0, abs=1e-3)
+    batch = make_info(command_phase=np.array([0.25, 0.75]), foot_height=np.array([[0.0, 0.07], [0.0, 0.07]]))
+    np.testing.assert_allclose(R.swing_height(batch, p), [right_up, 0.0], atol=1e-3)  # at 0.75 the right foot stands
 
 
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():

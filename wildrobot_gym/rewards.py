@@ -54,6 +54,9 @@ symmetry                 exp(-sum_j (q_j - mirror(q_half)_j)^2 / symmetry_sigma)
                          q_half the joints half a gait cycle ago (info's
                          joint_pos_half_cycle), mirror = robot.mirror_joints: a
                          symmetric walk repeats itself mirrored every half cycle
+swing_height             mean_i (1 - E_i) min(1, h_i / swing_height_target): h_i the   [0, 1]
+                         sole's height above the floor, E_i as in gait_clock; a foot
+                         the clock expects in swing pays for lifting up to the target
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -82,6 +85,8 @@ DEFAULT_PARAMS: dict[str, float] = {
     "clock_smoothing": 0.15,     # width of the stance indicator's edges (in units of sin 2 pi phase)
     "clock_overlap": 0.0,        # > 0: both feet expected down around each switch (double support)
     "symmetry_sigma": 0.25,      # rad^2: symmetry pays exp(-1) when the squared mirror error sums to this
+    "swing_height_target": 0.07,  # m: swing_height pays in full from this sole height (the walking reference's
+                                  # swing at 0.5-0.8 m/s lifts 6.5-8.2 cm, docs/results/phase3_walking.md)
 }
 
 
@@ -250,19 +255,30 @@ def symmetry(info: Info, p: Params) -> Value:
     return np.exp(-np.einsum("...i,...i->...", e, e) / p["symmetry_sigma"])
 
 
+def swing_height(info: Info, p: Params) -> Value:
+    """mean over feet of (1 - E_i) min(1, h_i / swing_height_target): a foot the clock expects in swing
+    (`stance_expectation`) pays for its sole's height above the floor, in full from the target up. A walk that
+    shuffles one foot along the floor, the knee held straight, earns nothing for that foot; gait_clock alone pays
+    a swinging foot for being unloaded, however low it moves."""
+    e = stance_expectation(info["command_phase"], p)
+    lift = np.clip(np.asarray(info["foot_height"], dtype=np.float64) / p["swing_height_target"], 0.0, 1.0)
+    return ((1.0 - e) * lift).mean(axis=-1)
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
         torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock, flight,
-        double_support, symmetry,
+        double_support, symmetry, swing_height,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
 LATER_TERMS: tuple[str, ...] = (
     "heading", "yaw_rate", "torque_saturation", "gait_clock", "flight", "double_support", "symmetry",
+    "swing_height",
 )
 
 
