@@ -180,6 +180,25 @@ def run_episodes(model: PPO, venv: VecNormalize, episodes: int, deterministic: b
     return out
 
 
+def one_episode(ckpt: Path, steps: int = 500, seed: int = 12345) -> tuple[np.ndarray, list[dict]]:
+    """One deterministic episode of `ckpt` on one env, at most `steps` control steps: the raw (unnormalised)
+    observations (T, D) and the step infos, for probes that look at a policy's motion."""
+    model, venv, _, _ = load_policy(ckpt, 1)
+    try:
+        venv.seed(seed)
+        obs, raw, infos = venv.reset(), [], []
+        for _ in range(steps):
+            action, _ = model.predict(obs, deterministic=True)
+            obs, _, done, info = venv.step(action)
+            raw.append(venv.get_original_obs()[0].copy())
+            infos.append(info[0])
+            if done[0]:
+                break
+    finally:
+        venv.close()
+    return np.array(raw), infos
+
+
 def summarize(episodes: list[dict]) -> dict[str, Any]:
     """The evaluation figures (keys used by the configs' success_criteria)."""
     def mean(key: str) -> float:

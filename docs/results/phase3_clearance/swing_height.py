@@ -11,7 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from reference.miner import load_dataset  # noqa: E402
-from training.evaluate import load_policy  # noqa: E402
+from training.evaluate import one_episode  # noqa: E402
 from wildrobot_gym.checkpoints import resolve_checkpoint  # noqa: E402
 
 WINDOW = 25
@@ -32,18 +32,8 @@ def main(dataset: str, *policies: str) -> None:
     print("swing height (m), left / right: mean over one-cycle windows of the sole's highest minus lowest point")
     print(f"reference 0.5-0.8 m/s ({len(segs)} segments)", np.round(np.mean([swing(x) for x in segs], axis=0), 4).tolist())
     for p in policies:
-        model, venv, _, _ = load_policy(resolve_checkpoint(Path(p)), 1)
-        try:
-            venv.seed(12345)
-            obs, hs = venv.reset(), []
-            for _ in range(500):
-                action, _ = model.predict(obs, deterministic=True)
-                obs, _, done, infos = venv.step(action)
-                hs.append(np.asarray(infos[0]["foot_height"], np.float64).copy())
-                if done[0]:
-                    break
-        finally:
-            venv.close()
+        _, infos = one_episode(resolve_checkpoint(Path(p)))
+        hs = [np.asarray(i["foot_height"], np.float64) for i in infos]
         print(p, np.round(swing(np.array(hs[50:])), 4).tolist())
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 from reference.miner import load_dataset  # noqa: E402
-from training.evaluate import load_policy  # noqa: E402
+from training.evaluate import one_episode  # noqa: E402
 from wildrobot_gym.checkpoints import resolve_checkpoint  # noqa: E402
 
 WINDOW = 25
@@ -34,18 +34,8 @@ def main(dataset: str, *policies: str) -> None:
     print(f"reference ({len(segs)} segments) mean", np.round(np.mean([r[0] for r in ref], axis=0), 3).tolist())
     print(f"reference ({len(segs)} segments) std ", np.round(np.mean([r[1] for r in ref], axis=0), 3).tolist())
     for p in policies:
-        model, venv, _, _ = load_policy(resolve_checkpoint(Path(p)), 1)
-        try:
-            venv.seed(12345)
-            obs, traj = venv.reset(), []
-            for _ in range(500):
-                action, _ = model.predict(obs, deterministic=True)
-                obs, _, done, _ = venv.step(action)
-                traj.append(venv.get_original_obs()[0, 6:14].copy())  # joint_pos (OBS_LAYOUT), about home (zero)
-                if done[0]:
-                    break
-        finally:
-            venv.close()
+        obs, _ = one_episode(resolve_checkpoint(Path(p)))
+        traj = obs[:, 6:14]  # joint_pos (OBS_LAYOUT), about home (zero)
         m, s = excursions(np.array(traj[50:]))
         print(f"{p} mean", np.round(m.astype(np.float64), 3).tolist())
         print(f"{p} std ", np.round(s.astype(np.float64), 3).tolist())
