@@ -190,6 +190,28 @@ def test_shipped_policies_load_as_their_config_says_and_act_as_sb3s_own_load(bun
     assert np.array_equal(model.predict(x, deterministic=True)[0], trusted.predict(x, deterministic=True)[0])
 
 
+def test_one_episode_gives_the_raw_observations_and_infos_of_a_deterministic_episode():
+    """evaluate.one_episode (the motion probes' rollout): raw (not normalised) observations and the step infos,
+    one per step; the same seed gives the same episode."""
+    from training.evaluate import load_policy, one_episode
+    from wildrobot_gym.checkpoints import resolve_checkpoint
+
+    ckpt = resolve_checkpoint(ROOT / "policies" / "phase2.zip")
+    obs, infos = one_episode(ckpt, steps=20)
+    assert obs.shape[0] == len(infos) == 20
+    model, venv, _, _ = load_policy(ckpt)
+    venv.close()
+    assert obs.shape[1] == venv.observation_space.shape[0]
+    # raw, not normalised: the observed joint angles (encoders, about home) follow the simulated ones to within
+    # a few hundredths of a radian; normalised ones (units of a running std of ~0.1 rad) would not
+    q_obs, q_sim = obs[:, obs_slices()["joint_pos"]], np.array([i["joint_pos"] for i in infos])
+    assert np.abs((q_obs - q_obs[0]) - (q_sim - q_sim[0])).max() < 0.05
+    assert np.abs(q_sim - q_sim[0]).max() > 0.1  # and the joints did move
+    assert all(i["foot_height"].shape == (2,) for i in infos)
+    again, _ = one_episode(ckpt, steps=20)
+    np.testing.assert_array_equal(obs, again)
+
+
 # ------------------------------------------------------------------------------------- train / evaluate / resume
 def test_tiny_training_checkpoint_evaluates_and_resumes(tmp_path: Path):
     from tiny_training import train_tiny
