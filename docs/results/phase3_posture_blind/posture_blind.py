@@ -6,7 +6,7 @@ to the joint angles").
 
     python docs/results/phase3_posture_blind/posture_blind.py train --config docs/results/phase3_posture_blind/config.yaml \
         --amp-config docs/results/phase3_posture_blind/amp.yaml --amp-dataset data/tier0plus_v14 \
-        --init-from runs/phase3_v14/checkpoints/step_0019505152 --logdir runs/p3_blind
+        --init-from policies/phase3.zip --logdir runs/p3_blind
     python docs/results/phase3_posture_blind/posture_blind.py evaluate runs/p3_blind/checkpoints/<step> --episodes 50 ...
 """
 import sys

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 from reference.miner import load_dataset  # noqa: E402
 from training.evaluate import one_episode  # noqa: E402
 from wildrobot_gym.checkpoints import resolve_checkpoint  # noqa: E402
+from wildrobot_gym.env import obs_slices  # noqa: E402
 
 WINDOW = 25
 
@@ -35,8 +36,7 @@ def main(dataset: str, *policies: str) -> None:
     print(f"reference ({len(segs)} segments) std ", np.round(np.mean([r[1] for r in ref], axis=0), 3).tolist())
     for p in policies:
         obs, _ = one_episode(resolve_checkpoint(Path(p)))
-        traj = obs[:, 6:14]  # joint_pos (OBS_LAYOUT), about home (zero)
-        m, s = excursions(np.array(traj[50:]))
+        m, s = excursions(obs[50:, obs_slices()["joint_pos"]])  # the encoders' angles, about home (zero)
         print(f"{p} mean", np.round(m.astype(np.float64), 3).tolist())
         print(f"{p} std ", np.round(s.astype(np.float64), 3).tolist())
 
