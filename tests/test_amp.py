@@ -89,6 +89,25 @@ def test_discriminator_update_loss_is_lsq_plus_half_wgp_gp() -> None:
     assert m["amp/expert_logit_mean"] == pytest.approx(0.75) and m["amp/max_abs_logit"] == pytest.approx(1.5)
 
 
+@pytest.mark.parametrize("min_style_reward, skipped", [(None, False), (0.1, False), (0.5, True)])
+def test_discriminator_update_is_skipped_while_the_policy_earns_little_style(min_style_reward, skipped) -> None:
+    w = np.zeros(2 * LAYOUT.dim)
+    w[0], w[LAYOUT.dim] = 1.0, 0.5
+    net = _linear_disc(w)
+    real = th.zeros(2, LAYOUT.dim)
+    real[:, 0] = th.tensor([1.0, 0.0])
+    fake = th.zeros(2, LAYOUT.dim)
+    fake[:, 0] = th.tensor([-1.0, 0.0])  # fake logits -1.5 and 0: style rewards 0 and 0.75, mean 0.375
+    opt = th.optim.SGD(net.parameters(), lr=0.1)
+    before = [p.detach().clone() for p in net.parameters()]
+    m = amp.discriminator_update(net, opt, real, real, fake, fake, update_normalizer=False,
+                                 min_style_reward=min_style_reward)
+    assert m["amp/style_reward_mean"] == pytest.approx(0.375)
+    assert m["amp/update_skipped"] == float(skipped)
+    unchanged = all(th.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert unchanged == skipped
+
+
 def test_dropped_components_are_masked_and_normaliser_tracks_batches() -> None:
     space = spaces.Box(-np.inf, np.inf, (5 + LAYOUT.dim,), np.float32)  # 5 policy columns first
     net = amp.AMPDiscriminatorNet(space, spaces.Box(-1, 1, (1,), np.float32), feature_start=5, hidden_sizes=(8,),
@@ -432,6 +451,27 @@ def test_amp_training_smoke_with_imitation(tmp_path: Path, capsys: pytest.Captur
         trainer.train(100)
     trainer.train(1024)  # the round bar is on by default
     assert "round" in capsys.readouterr().err and trainer.clock.steps == 3072
+
+
+@pytest.mark.parametrize("min_style_reward", [None, 1.0])
+def test_trainer_holds_the_discriminator_back_with_min_style_reward(min_style_reward) -> None:
+    """discriminator.min_style_reward reaches every update, the pretraining's included: at 1.0 (no policy batch
+    earns that much) the discriminator never moves; without it, it does."""
+    c = _tiny_config()
+    cfg = dataclasses.replace(c, discriminator=dataclasses.replace(c.discriminator, min_style_reward=min_style_reward))
+    ref = amp.ReferenceSampler.from_dataset(_tiny_dataset(), cfg.reference, seed=0)
+    venv = DummyVecEnv([lambda: amp.AMPFeatureObservation(WildRobotWalkEnv(max_episode_steps=20))])
+    pol_dim = venv.get_attr("policy_obs_dim")[0]
+    algo = PPO("MlpPolicy", amp.StripAMPFeatures(venv, pol_dim), n_steps=64, batch_size=64, n_epochs=1,
+               policy_kwargs={"net_arch": [16]}, seed=0, device="cpu")
+    trainer = amp.AMPTrainer(venv=venv, gen_algo=algo, reference=ref, config=cfg, seed=0)
+    head = [p.detach().clone() for p in trainer.discriminator.parameters() if p.requires_grad]
+    fake = np.random.default_rng(0).normal(size=(256, trainer.feature_dim)).astype(np.float32)
+    m = trainer.pretrain_discriminator(fake, fake, updates=5)
+    after = [p for p in trainer.discriminator.parameters() if p.requires_grad]
+    unchanged = all(th.equal(a, b) for a, b in zip(head, after))
+    assert m["amp/update_skipped"] == (1.0 if min_style_reward else 0.0)
+    assert unchanged == (min_style_reward is not None)
 
 
 def test_reward_wrapper_keeps_the_task_reward() -> None:

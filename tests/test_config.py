@@ -277,6 +277,7 @@ AMP_PROBES = [
     ({"discriminator": {"activation": "gelu"}}, "amp.discriminator.activation: expected one of ['elu', 'relu']"),
     ({"discriminator": {"learning_rate": 0.0}}, "amp.discriminator.learning_rate: expected a number > 0, got 0.0"),
     ({"discriminator": {"batch_size": "512"}}, "amp.discriminator.batch_size: expected an integer > 0, got '512'"),
+    ({"discriminator": {"min_style_reward": 2}}, "amp.discriminator.min_style_reward: expected a number in [0, 1], got 2"),
     ({"replay": {"fresh_fraction": 2.0}}, "amp.replay.fresh_fraction: expected a number in [0, 1], got 2.0"),
     ({"reference": {"temperature": float("nan")}}, "amp.reference.temperature: expected a number > 0, got nan"),
     ({"features": {"lin_vel_mode": "fast"}}, "amp.features.lin_vel_mode: expected one of ('clip', 'direction')"),

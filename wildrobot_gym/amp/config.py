@@ -59,6 +59,9 @@ class DiscriminatorConfig:
     # Frames of history: D sees (Phi_{t-H+1}, ..., Phi_t, Phi_{t+1}); 1 = the AMP paper's (s, s') pair, the
     # default of configs saved before the key (amp_features module docstring, "Frame history").
     history_frames: integer("an integer in [1, 16]", ge=1, le=16) = 1
+    # Skip an update when the policy batch's mean style reward is below this (`discriminator_update`); None:
+    # every update runs (the AMP paper's).
+    min_style_reward: Optional[_Unit] = None
 
     @field_validator("activation")
     @classmethod

@@ -68,9 +68,15 @@ def discriminator_update(
     input_noise_std: float = 0.0,
     saturation: float = 5.0,
     update_normalizer: bool = True,
+    min_style_reward: float | None = None,
 ) -> dict[str, float]:
     """One gradient step of loss = LSQ + (w_gp / 2) GP(real); returns the batch's `disc_metrics` plus
-    ``amp/disc_loss``, ``amp/lsq_loss``, ``amp/grad_penalty`` (logits are those before the step)."""
+    ``amp/disc_loss``, ``amp/lsq_loss``, ``amp/grad_penalty`` (logits are those before the step) and
+    ``amp/update_skipped``.
+
+    `min_style_reward` holds the discriminator back: when the policy batch's mean style reward is already
+    below it, the step is skipped (``amp/update_skipped`` 1) and the weights stay as they are. A judge that
+    wins outright pays the policy nothing to learn from (docs/results/phase3_walking.md)."""
     if update_normalizer:
         net.update_normalizer(real_state, real_next, fake_state, fake_next)
     mask = net.input_mask()
@@ -84,9 +90,12 @@ def discriminator_update(
     lsq = least_squares_loss(d_real, d_fake)
     gp = gradient_penalty(d_real, x_real, mask)
     loss = lsq + 0.5 * grad_penalty_weight * gp
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
     out = disc_metrics(d_real, d_fake, saturation)
-    out.update({"amp/disc_loss": float(loss.detach()), "amp/lsq_loss": float(lsq.detach()), "amp/grad_penalty": float(gp.detach())})
+    skip = min_style_reward is not None and out["amp/style_reward_mean"] < min_style_reward
+    if not skip:
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    out.update({"amp/disc_loss": float(loss.detach()), "amp/lsq_loss": float(lsq.detach()),
+                "amp/grad_penalty": float(gp.detach()), "amp/update_skipped": float(skip)})
     return out

@@ -245,7 +245,7 @@ class AMPTrainer(adv_common.AdversarialTrainer):
             m = discriminator_update(
                 self.discriminator, self._disc_opt, st[:n], nx[:n], st[n:], nx[n:],
                 grad_penalty_weight=dcfg.grad_penalty_weight, input_noise_std=dcfg.input_noise_std,
-                saturation=self.amp_config.ramp.max_abs_logit,
+                saturation=self.amp_config.ramp.max_abs_logit, min_style_reward=dcfg.min_style_reward,
             )
         self._disc_step += 1
         self._round_metrics.append(m)
