@@ -43,8 +43,8 @@ n the running normaliser (per component, shared by the frames; clipped to +-norm
 
 x is the normalised, masked discriminator input (with input noise); the gradient is taken over the kept
 columns only. With ``discriminator.min_style_reward`` set, an update whose policy batch already earns less
-mean style than that is skipped (the judge is held where it still pays). Fake samples are a mix of the latest rollout and a replay of older ones
-(`PolicyReplay`); real samples come from `ReferenceSampler` (softmax(score / T) weights, at least
+mean style than that is skipped (the judge is held where it still pays). Fake samples are a mix of the
+latest rollout and a replay of older ones (`PolicyReplay`); real samples come from `ReferenceSampler` (softmax(score / T) weights, at least
 min(3, motions) distinct motion ids per batch, optional mirroring; with ``reference.walking_only`` only
 the segments the miner labelled walking).
 
@@ -64,8 +64,8 @@ global env step count of the AMP run (`StepClock`), never on SB3's per-learn() p
 Metrics (`AMPTrainer.last_metrics`, TensorBoard ``amp/...``): disc_loss, lsq_loss, grad_penalty,
 accuracy, auc, expert_logit_mean, policy_logit_mean, max_abs_logit, style_reward_mean,
 style_reward_var (on the policy samples of the discriminator batch), update_skipped (share of the
-round's updates held back), env_style_reward_mean (what the
-policy was paid), amp_weight, feature_stage, fall_rate.
+round's updates held back), env_style_reward_mean (what the policy was paid), amp_weight, feature_stage,
+fall_rate.
 
 Every number lives in ``configs/amp.yaml`` (`load_amp_config`).
 
