@@ -44,9 +44,9 @@ n the running normaliser (per component, shared by the frames; clipped to +-norm
 x is the normalised, masked discriminator input (with input noise); the gradient is taken over the kept
 columns only. With ``discriminator.min_style_reward`` set, an update whose policy batch already earns less
 mean style than that is skipped (the judge is held where it still pays). Fake samples are a mix of the
-latest rollout and a replay of older ones (`PolicyReplay`); real samples come from `ReferenceSampler` (softmax(score / T) weights, at least
-min(3, motions) distinct motion ids per batch, optional mirroring; with ``reference.walking_only`` only
-the segments the miner labelled walking).
+latest rollout and a replay of older ones (`PolicyReplay`); real samples come from `ReferenceSampler`
+(softmax(score / T) weights, at least min(3, motions) distinct motion ids per batch, optional mirroring;
+with ``reference.walking_only`` only the segments the miner labelled walking).
 
 Reward (`AMPRewardVecEnvWrapper`)::
 
