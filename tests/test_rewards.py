@@ -217,6 +217,16 @@ def test_swing_height_pays_a_lifted_foot_where_the_clock_expects_swing_only():
     np.testing.assert_allclose(R.swing_height(batch, p), [right_up, 0.0], atol=1e-3)  # at 0.75 the right foot stands
 
 
+def test_pose_reference_pays_the_clips_pose_and_decays_with_the_squared_error():
+    ref = np.array([0.7, 0.0, 0.8, -0.4, -0.7, 0.0, 0.8, -0.4])
+    p = {**P, "pose_sigma": 0.5}
+    assert R.pose_reference(make_info(joint_pos=ref.copy(), reference_joint_pos=ref), p) == pytest.approx(1.0)
+    off = ref + np.array([0.5, 0, 0, 0, 0, 0, 0, 0.5])  # squared error 0.5 = pose_sigma
+    assert R.pose_reference(make_info(joint_pos=off, reference_joint_pos=ref), p) == pytest.approx(math.exp(-1.0))
+    batch = make_info(joint_pos=np.stack([ref, off]), reference_joint_pos=np.stack([ref, ref]))
+    np.testing.assert_allclose(R.pose_reference(batch, p), [1.0, math.exp(-1.0)])
+
+
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():
     sliding_loaded = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.5, 0.0]))
     assert R.foot_sliding(sliding_loaded, P) == pytest.approx(-0.25)

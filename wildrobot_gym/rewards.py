@@ -57,6 +57,9 @@ symmetry                 exp(-sum_j (q_j - mirror(q_half)_j)^2 / symmetry_sigma)
 swing_height             mean_i (1 - E_i) min(1, h_i / swing_height_target): h_i the   [0, 1]
                          sole's height above the floor, E_i as in gait_clock; a foot
                          the clock expects in swing pays for lifting up to the target
+pose_reference           exp(-sum_j (q_j - q_ref_j)^2 / pose_sigma): q_ref the walking  [0, 1]
+                         clips' joint angles at the command phase and the command
+                         (info's reference_joint_pos, `wildrobot_gym.pose_template`)
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -87,6 +90,7 @@ DEFAULT_PARAMS: dict[str, float] = {
     "symmetry_sigma": 0.25,      # rad^2: symmetry pays exp(-1) when the squared mirror error sums to this
     "swing_height_target": 0.07,  # m: swing_height pays in full from this sole height (the walking reference's
                                   # swing at 0.5-0.8 m/s lifts 6.5-8.2 cm, docs/results/phase3_walking.md)
+    "pose_sigma": 1.0,           # rad^2: pose_reference pays exp(-1) when the squared joint errors sum to this
 }
 
 
@@ -265,20 +269,29 @@ def swing_height(info: Info, p: Params) -> Value:
     return ((1.0 - e) * lift).mean(axis=-1)
 
 
+def pose_reference(info: Info, p: Params) -> Value:
+    """exp(-sum_j (q_j - q_ref_j)^2 / pose_sigma), q_ref the gait library's joint angles at the command phase
+    and speed (`wildrobot_gym.pose_template`): 1 in the clips' pose, at the clips' moment of the stride. The
+    discriminator judges whether a transition looks like the reference anywhere; this term says which pose of
+    it belongs to this moment of the clock."""
+    e = np.asarray(info["joint_pos"], dtype=np.float64) - np.asarray(info["reference_joint_pos"], dtype=np.float64)
+    return np.exp(-np.einsum("...i,...i->...", e, e) / p["pose_sigma"])
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
         torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock, flight,
-        double_support, symmetry, swing_height,
+        double_support, symmetry, swing_height, pose_reference,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
 LATER_TERMS: tuple[str, ...] = (
     "heading", "yaw_rate", "torque_saturation", "gait_clock", "flight", "double_support", "symmetry",
-    "swing_height",
+    "swing_height", "pose_reference",
 )
 
 

@@ -54,3 +54,4 @@ class RewardParams(Section):
     clock_overlap: Finite = None          # > 0: double support expected at each switch; < 0: flight
     symmetry_sigma: Positive = None       # rad^2: symmetry's mirror-error scale, a divisor
     swing_height_target: Positive = None  # m of sole height where swing_height pays in full: a divisor
+    pose_sigma: Positive = None           # rad^2: pose_reference's squared-error scale, a divisor

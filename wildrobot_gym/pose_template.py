@@ -1,0 +1,92 @@
+"""The reference pose of the gait clock: the joint angles the walking clips hold at a gait phase and speed.
+
+A pose template is a table q_ref[s, b, j]: for each clip speed s, the mean joint angles (rad, actuator order)
+of the clips' steady walk at gait phase b / B. Its phase follows the env's clock convention
+(`wildrobot_gym.rewards.stance_expectation`): the left foot is in stance in [0, 0.5), so the right foot's swing
+peaks at phase 0.25 and the left's at 0.75. `reference.pose_template` builds it from clips; the env puts
+``target(command_phase, command)`` in its info as ``reference_joint_pos`` for the ``pose_reference`` reward term.
+
+File format (``.npz``, read with ``allow_pickle=False``): ``speeds`` (S,) m/s ascending, ``table`` (S, B, J),
+``clips`` (S,) str, the clips averaged into each speed (comma-separated).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from wildrobot_gym.paths import ASSETS_DIR
+from wildrobot_gym.robot import NUM_JOINTS
+
+#: The template built from the shipped gait library (python -m reference.pose_template).
+DEFAULT_POSE_TEMPLATE = ASSETS_DIR / "pose_template.npz"
+
+
+class PoseTemplate:
+    """Lookup of the reference joint angles at gait phase(s) and forward command(s): linear in the phase
+    (periodic) and in the speed (clamped to the table's speeds)."""
+
+    def __init__(self, speeds: np.ndarray, table: np.ndarray, source: str = "<array>") -> None:
+        speeds = np.asarray(speeds, dtype=np.float64)
+        table = np.asarray(table, dtype=np.float64)
+        if speeds.ndim != 1 or len(speeds) == 0 or np.any(np.diff(speeds) <= 0) or not np.all(np.isfinite(speeds)):
+            raise ValueError(f"{source}: speeds: expected a non-empty ascending 1-D array of m/s, got {speeds!r}")
+        if table.shape[0] != len(speeds) or table.ndim != 3 or table.shape[2] != NUM_JOINTS or table.shape[1] < 2:
+            raise ValueError(f"{source}: table: expected shape ({len(speeds)}, bins >= 2, {NUM_JOINTS}), got {table.shape}")
+        if not np.all(np.isfinite(table)):
+            raise ValueError(f"{source}: table: non-finite joint angles")
+        self.speeds, self.table, self.source = speeds, table, source
+
+    @property
+    def bins(self) -> int:
+        return int(self.table.shape[1])
+
+    def target(self, phase, command) -> np.ndarray:
+        """(..., J) reference joint angles at gait phase(s) in [0, 1) and forward command(s) (m/s)."""
+        phase = np.asarray(phase, dtype=np.float64)
+        command = np.asarray(command, dtype=np.float64)
+        x = (phase % 1.0) * self.bins
+        b0 = np.floor(x).astype(np.int64) % self.bins
+        b1 = (b0 + 1) % self.bins
+        u = (x - np.floor(x))[..., None]
+        c = np.clip(command, self.speeds[0], self.speeds[-1])
+        s1 = np.clip(np.searchsorted(self.speeds, c, side="right"), 1, max(len(self.speeds) - 1, 1))
+        s0 = s1 - 1
+        if len(self.speeds) == 1:
+            w = np.zeros_like(c)
+            s0 = s1 = np.zeros_like(s1)
+        else:
+            w = (c - self.speeds[s0]) / (self.speeds[s1] - self.speeds[s0])
+        w = w[..., None]
+
+        def at(s: np.ndarray) -> np.ndarray:
+            return (1.0 - u) * self.table[s, b0] + u * self.table[s, b1]
+
+        return (1.0 - w) * at(s0) + w * at(s1)
+
+    def save(self, path: str | Path, clips: list[str] | None = None) -> Path:
+        """Write the template (atomically)."""
+        from wildrobot_gym.atomic_io import atomic_write
+
+        names = np.asarray(clips if clips is not None else [""] * len(self.speeds))
+        return atomic_write(path, lambda f: np.savez(f, speeds=self.speeds, table=self.table, clips=names))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PoseTemplate":
+        """Read a template file; a missing or malformed one raises ValueError naming the file and key."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in ("speeds", "table") if k not in z.files]
+                if missing:
+                    raise ValueError(f"{path}: missing array(s) {missing}; expected speeds, table")
+                return cls(z["speeds"], z["table"], source=str(path))
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"{path}: cannot read a pose template ({exc})") from None
+
+
+@lru_cache(maxsize=4)
+def load_pose_template(path: str = str(DEFAULT_POSE_TEMPLATE)) -> PoseTemplate:
+    """The template of `path`, read once per process."""
+    return PoseTemplate.load(path)
