@@ -108,6 +108,7 @@ PROBES = [
     ("1e", "reward_weights.orientation", -5.0, "expected a number >= 0"),
     ("1e", "env.frame_skip", 0, "expected a positive integer"),
     ("1e", "env.action_scale", [0.5, 0.5], "expected a number > 0 or a list of 8 of them"),
+    ("1e", "env.action_offset", [0.5, 0.5], "expected a finite number or a list of 8 of them"),
     ("1e", "env.max_tilt_deg", 200, "expected a number in (0, 180]"),
     ("1e", "env.gait_frequency", -1.5, "expected a number >= 0"),
     ("1e", "env.fixed_command", "fast", "expected a finite number"),

@@ -234,6 +234,8 @@ def test_air_time_and_touchdown_when_dropped():
         ({"command_range": (0.9, 0.5)}, "command_range"),
         ({"model_path": "/nonexistent/robot.xml"}, "model_path"),
         ({"action_scale": -1.0}, "action_scale"),
+        ({"action_offset": [0.1, 0.2]}, "action_offset"),
+        ({"action_offset": float("nan")}, "action_offset"),
         ({"frame_skip": 0}, "frame_skip"),
         ({"render_mode": "human"}, "render_mode"),
         ({"reward_weights": {"no_such_term": 1.0}}, "no_such_term"),
@@ -244,6 +246,24 @@ def test_air_time_and_touchdown_when_dropped():
 def test_bad_constructor_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         WildRobotWalkEnv(**kwargs)
+
+
+def test_action_offset_moves_the_target_of_action_zero_and_the_range_with_it():
+    offset = np.array([0.6, 0.0, 0.7, -0.3, -0.6, 0.0, 0.7, -0.3])
+    env = WildRobotWalkEnv(action_offset=offset)
+    plain = WildRobotWalkEnv()
+    home = plain.servo_targets(np.zeros(8))
+    np.testing.assert_allclose(env.servo_targets(np.zeros(8)), home + offset)
+    lo, hi = env.spec_.joint_range[:, 0], env.spec_.joint_range[:, 1]
+    np.testing.assert_allclose(env.servo_targets(np.ones(8)), np.clip(home + offset + 0.5, lo, hi))
+    # the knee reaches 1.2 rad (0.5 without the offset); the hip roll, offset 0, is unchanged
+    assert env.servo_targets(np.ones(8))[2] == pytest.approx(1.2) and plain.servo_targets(np.ones(8))[2] == pytest.approx(0.5)
+    assert env.servo_targets(-np.ones(8))[1] == plain.servo_targets(-np.ones(8))[1]
+    env.reset(seed=0)
+    env.step(np.zeros(8, dtype=np.float32))
+    np.testing.assert_allclose(env.data.ctrl, home + offset)  # what the servos are sent
+    env.close()
+    plain.close()
 
 
 def test_the_clock_quickens_where_the_step_would_exceed_max_step_length():

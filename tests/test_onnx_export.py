@@ -85,6 +85,7 @@ def test_metadata_and_sidecar(exported: Path):
     assert meta["joint_names"] == list(JOINT_NAMES)
     assert meta["control_rate_hz"] == 50.0 and meta["gait_frequency_hz"] == 3.0
     assert len(meta["home_pose"]) == len(meta["action_scale"]) == len(meta["joint_range"]) == 8
+    assert meta["action_offset"] == [0.0] * 8  # phase 2 acts about home
     assert all(lo <= q <= hi for q, (lo, hi) in zip(meta["home_pose"], meta["joint_range"]))
     assert meta["phase"] == "2" and meta["num_timesteps"] == state["num_timesteps"]
 

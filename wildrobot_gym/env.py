@@ -4,7 +4,8 @@ Physics: MuJoCo at 500 Hz (2 ms), control at 50 Hz (``frame_skip`` = 10 substeps
 
 Action
     8 numbers in [-1, 1], one per servo in actuator order (`wildrobot_gym.robot.JOINT_NAMES`).
-    target = home + action_scale * action, clipped to the joint range; the servos then apply
+    target = home + action_offset + action_scale * action, clipped to the joint range (action_offset,
+    rad per joint, default 0: the action's zero is the home pose); the servos then apply
     tau = 21.1 (target - q) - 0.5 qdot, clamped to +-4 N m.
 
 Observation (float32; `OBS_LAYOUT` below is the one definition of names, sizes and order)
@@ -150,6 +151,7 @@ class WildRobotWalkEnv(gym.Env):
         action_scale: float | Sequence[float] = 0.5,
         command_range: Sequence[float] = (0.5, 0.8),
         fixed_command: float | None = None,
+        action_offset: float | Sequence[float] = 0.0,
         max_episode_steps: int | None = 500,
         min_root_height: float = 0.25,
         max_tilt_deg: float = 45.0,
@@ -170,6 +172,9 @@ class WildRobotWalkEnv(gym.Env):
         _check_args(render_mode, frame_skip, action_scale, command_range, fixed_command, max_episode_steps,
                     min_root_height, max_tilt_deg, gait_frequency, reset_noise_scale, contact_threshold,
                     yaw_rate_filter_s)
+        offset = np.asarray(action_offset, dtype=np.float64)
+        if offset.shape not in ((), (NUM_JOINTS,)) or not np.all(np.isfinite(offset)):
+            raise ValueError(f"action_offset: expected a finite number (rad) or {NUM_JOINTS} of them, got {action_offset!r}")
         if max_step_length is not None and not (math.isfinite(max_step_length) and max_step_length > 0):
             raise ValueError(f"max_step_length: expected a number > 0 (m) or None, got {max_step_length!r}")
         self.model = load_model(model_path)
@@ -194,6 +199,7 @@ class WildRobotWalkEnv(gym.Env):
         self._home_joints = s.home_qpos[s.joint_qpos_adr]
         self._lo, self._hi = s.joint_range[:, 0], s.joint_range[:, 1]
         self._action_scale = np.broadcast_to(np.asarray(action_scale, dtype=np.float64), (NUM_JOINTS,)).copy()
+        self._action_centre = self._home_joints + np.broadcast_to(offset, (NUM_JOINTS,))  # the target of action 0
         self._range_mid = 0.5 * (self._lo + self._hi)
         self._range_half = 0.5 * (self._hi - self._lo)
         self.tracker = MetricsTracker(
@@ -335,9 +341,10 @@ class WildRobotWalkEnv(gym.Env):
         return joints, float(rng.uniform(*self.command_range))
 
     def servo_targets(self, action: np.ndarray) -> np.ndarray:
-        """Joint targets of actions already in [-1, 1]: home + action_scale * a, clipped to the joint ranges."""
+        """Joint targets of actions already in [-1, 1]: home + action_offset + action_scale * a, clipped to the
+        joint ranges."""
         # minimum/maximum instead of np.clip: the same result, at a third of the call overhead.
-        return np.minimum(np.maximum(self._home_joints + self._action_scale * action, self._lo), self._hi)
+        return np.minimum(np.maximum(self._action_centre + self._action_scale * action, self._lo), self._hi)
 
     def clock_frequency(self, command):
         """The gait clock's frequency (Hz) at forward command(s) `command`: gait_frequency, raised where

@@ -21,8 +21,8 @@ What a runtime needs besides the graph is embedded as JSON under the ``wildrobot
 (`wildrobot_gym.env.OBS_LAYOUT`: names, sizes, offsets, which are privileged), the graph input's layout
 (``input_layout``: the entries the input holds, each with its ``offset`` in the input and its
 ``obs_offset`` in the env's observation; ``input_dim``, ``actor_inputs``), the joint order
-(`wildrobot_gym.robot.JOINT_NAMES`), home pose, joint ranges, action scale (joint target = home +
-action_scale * action, clipped to the range, rad), control rate, gait clock frequency and command range.
+(`wildrobot_gym.robot.JOINT_NAMES`), home pose, joint ranges, action offset and scale (joint target = home +
+action_offset + action_scale * action, clipped to the range, rad), control rate, gait clock frequency and command range.
 Metadata format 2 (format 1, before ``input_layout``: the input is the whole observation).
 
 Needs ``onnx`` (the ``deploy`` extra) to write; the graph is run with ``onnxruntime`` (examples/run_onnx.py).
@@ -112,6 +112,7 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
     input_dim = sum(e["size"] for e in inputs)
     has_priv = any(e["privileged"] for e in inputs)
     scale = np.broadcast_to(np.asarray((cfg.get("env") or {}).get("action_scale", 0.5), np.float64), (len(JOINT_NAMES),))
+    offset = np.broadcast_to(np.asarray((cfg.get("env") or {}).get("action_offset", 0.0), np.float64), (len(JOINT_NAMES),))
     return {
         "format": METADATA_FORMAT, "source": source, "phase": str(cfg["phase"]),
         "num_timesteps": int(state.get("num_timesteps", 0)),
@@ -125,10 +126,12 @@ def policy_metadata(cfg: Mapping[str, Any], env: Any, state: Mapping[str, Any], 
         "privileged_note": "privileged entries are not measurable on the robot (simulation only)" if has_priv else None,
         "normalisation": "inside the graph: feed the raw observation" if vecnorm is not None and bool(vecnorm["norm_obs"])
         else "none", "clip_obs": float(vecnorm["clip_obs"]) if vecnorm is not None else None,
-        "action": "joint target = home + action_scale * action, clipped to joint_range (rad); action in [-1, 1]",
+        "action": "joint target = home + action_offset + action_scale * action, clipped to joint_range (rad); "
+                  "action in [-1, 1]",
         "action_low": -1.0, "action_high": 1.0,
         "joint_names": list(JOINT_NAMES),
         "action_scale": [float(s) for s in scale],
+        "action_offset": [float(o) for o in offset],
         "home_pose": [float(q) for q in spec.home_qpos[spec.joint_qpos_adr]],
         "joint_range": [[float(lo), float(hi)] for lo, hi in spec.joint_range],
         "control_rate_hz": float(round(1.0 / base.dt, 6)), "control_dt": float(base.dt),

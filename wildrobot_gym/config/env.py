@@ -15,7 +15,7 @@ from wildrobot_gym.robot import NUM_JOINTS
 
 from .base import Section
 from .errors import ConfigError
-from .values import Flag, NonNeg, PosInt, Text, expect, items, number
+from .values import Finite, Flag, NonNeg, PosInt, Text, expect, items, number
 
 #: `WildRobotWalkEnv.__init__` parameters that are not config keys (the phase's reward sections and
 #: the caller give them).
@@ -35,6 +35,9 @@ class EnvSection(Section):
     # rad per unit action about home: one number, or one per joint
     action_scale: Annotated[Union[_Scale, items(_Scale, f"{NUM_JOINTS} numbers > 0", NUM_JOINTS, NUM_JOINTS)],
                             expect(f"a number > 0 or a list of {NUM_JOINTS} of them")] = None
+    # rad added to home before the action's scale: the target of action 0 (one number, or one per joint)
+    action_offset: Annotated[Union[Finite, items(Finite, f"{NUM_JOINTS} finite numbers", NUM_JOINTS, NUM_JOINTS)],
+                             expect(f"a finite number or a list of {NUM_JOINTS} of them")] = None
     command_range: items(number(), "a list [min, max] of finite numbers", 2, 2) = None  # m/s
     fixed_command: Optional[number()] = None        # m/s; null: sample from command_range
     max_episode_steps: PosInt = None                # control steps before truncation
