@@ -7,7 +7,6 @@ import pytest
 
 from reference.clips import load_clip, load_clips
 from reference.pose_template import build_template, clip_phases
-from wildrobot_gym.env import WildRobotWalkEnv
 from wildrobot_gym.paths import CLIP_LIBRARY
 from wildrobot_gym.pose_template import DEFAULT_POSE_TEMPLATE, PoseTemplate
 from wildrobot_gym.robot import SCENE_XML
@@ -83,12 +82,3 @@ def test_a_clip_without_a_speed_is_reported_and_the_rest_are_built():
     template, names, rejected = build_template([good, bad])
     assert template.speeds.tolist() == [0.65]
     assert len(rejected) == 1 and rejected[0][0] == bad.name and "speed" in rejected[0][1]
-
-
-def test_env_info_carries_the_reference_pose_of_its_phase_and_command():
-    env = WildRobotWalkEnv(fixed_command=0.6)
-    env.reset(seed=0)
-    _, _, _, _, info = env.step(np.zeros(8, dtype=np.float32))
-    expected = PoseTemplate.load(DEFAULT_POSE_TEMPLATE).target(info["gait_phase"], 0.6)
-    np.testing.assert_allclose(info["reference_joint_pos"], expected)
-    env.close()

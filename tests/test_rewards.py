@@ -217,13 +217,17 @@ def test_swing_height_pays_a_lifted_foot_where_the_clock_expects_swing_only():
     np.testing.assert_allclose(R.swing_height(batch, p), [right_up, 0.0], atol=1e-3)  # at 0.75 the right foot stands
 
 
-def test_pose_reference_pays_the_clips_pose_and_decays_with_the_squared_error():
-    ref = np.array([0.7, 0.0, 0.8, -0.4, -0.7, 0.0, 0.8, -0.4])
+def test_pose_reference_pays_the_clips_pose_at_the_phase_and_decays_with_the_squared_error():
+    from wildrobot_gym.pose_template import load_pose_template
+
+    ref = load_pose_template().target(0.25, 0.6)  # the shipped template at make_info's phase and command
     p = {**P, "pose_sigma": 0.5}
-    assert R.pose_reference(make_info(joint_pos=ref.copy(), reference_joint_pos=ref), p) == pytest.approx(1.0)
+    assert R.pose_reference(make_info(joint_pos=ref.copy()), p) == pytest.approx(1.0)
     off = ref + np.array([0.5, 0, 0, 0, 0, 0, 0, 0.5])  # squared error 0.5 = pose_sigma
-    assert R.pose_reference(make_info(joint_pos=off, reference_joint_pos=ref), p) == pytest.approx(math.exp(-1.0))
-    batch = make_info(joint_pos=np.stack([ref, off]), reference_joint_pos=np.stack([ref, ref]))
+    assert R.pose_reference(make_info(joint_pos=off), p) == pytest.approx(math.exp(-1.0))
+    # half a cycle later the clips' legs have swapped: the same joints no longer match
+    assert R.pose_reference(make_info(joint_pos=ref.copy(), command_phase=0.75), p) < 0.3  # 0.72 rad^2 off
+    batch = make_info(joint_pos=np.stack([ref, off]), command_phase=np.array([0.25, 0.25]), command=np.array([0.6, 0.6]))
     np.testing.assert_allclose(R.pose_reference(batch, p), [1.0, math.exp(-1.0)])
 
 

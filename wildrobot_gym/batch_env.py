@@ -272,7 +272,6 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         info["command_phase"] = (self.phase[rows] if dr is None
                                  else self.base.command_phase(self.phase[rows], dr.action_latency[rows], self.command[rows]))
         info["joint_pos_half_cycle"] = self.joint_history.lagged(self.base.half_cycle_steps(self.command[rows]), index=index)
-        info["reference_joint_pos"] = self.base.pose_template.target(info["command_phase"], info["command"])
         info["joint_range_mid"] = self._range_mid[rows]
         info["joint_range_half"] = self._range_half[rows]
         info["robot_weight"] = self.base.spec_.weight

@@ -68,9 +68,8 @@ Rendering
 Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase,
 command_phase (the gait phase at which the servo targets being applied were issued: gait_phase here; with an
 action latency of k steps in the batched env's domain randomisation, k steps earlier), joint_pos_half_cycle
-(the joint angles half a gait cycle ago, `wildrobot_gym.joint_history`; the symmetry term's input),
-reference_joint_pos (the walking clips' joint angles at command_phase and the command, `wildrobot_gym.pose_template`;
-the pose_reference term's input) and robot_weight (the nominal robot's m g, N: the scale of the load thresholds of the rewards and the gait metrics).
+(the joint angles half a gait cycle ago, `wildrobot_gym.joint_history`; the symmetry term's input) and
+robot_weight (the nominal robot's m g, N: the scale of the load thresholds of the rewards and the gait metrics).
 """
 from __future__ import annotations
 
@@ -89,7 +88,6 @@ from gymnasium import spaces
 from wildrobot_gym.joint_history import JointHistory
 from wildrobot_gym.metrics import MetricsTracker
 from wildrobot_gym.paths import CONFIG_DIR
-from wildrobot_gym.pose_template import DEFAULT_POSE_TEMPLATE, load_pose_template
 from wildrobot_gym.rewards import RewardComposer
 from wildrobot_gym.robot import NUM_JOINTS, SCENE_XML, RobotSpec, load_model
 
@@ -165,7 +163,6 @@ class WildRobotWalkEnv(gym.Env):
         reward_weights: dict[str, float] | None = None,
         reward_params: dict[str, float] | None = None,
         reward_enabled: bool = True,
-        pose_template: str | Path | None = None,
         width: int = 640,
         height: int = 480,
     ) -> None:
@@ -214,8 +211,6 @@ class WildRobotWalkEnv(gym.Env):
         # Half a gait cycle of joint angles, for the symmetry term (the slowest clock is gait_frequency).
         self.joint_history = JointHistory(JointHistory.capacity_for(self.gait_frequency, self.dt), NUM_JOINTS)
         self.reward_enabled = bool(reward_enabled)  # False when a phase wrapper computes the reward
-        # The clips' pose at each gait phase and speed (None: the template of the shipped gait library).
-        self.pose_template = load_pose_template(str(pose_template or DEFAULT_POSE_TEMPLATE))
 
         self._slices = obs_slices(self.include_privileged, self.include_heading)
         obs_dim = max(sl.stop for sl in self._slices.values())
@@ -314,7 +309,6 @@ class WildRobotWalkEnv(gym.Env):
         info["gait_phase"] = self.phase
         info["command_phase"] = self.phase  # no action latency in this env
         info["joint_pos_half_cycle"] = self.joint_history.lagged(self.half_cycle_steps(self.command))
-        info["reference_joint_pos"] = self.pose_template.target(self.phase, self.command)
         info["joint_range_mid"] = self._range_mid
         info["joint_range_half"] = self._range_half
         info["robot_weight"] = self.spec_.weight

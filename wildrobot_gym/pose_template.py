@@ -3,8 +3,8 @@
 A pose template is a table q_ref[s, b, j]: for each clip speed s, the mean joint angles (rad, actuator order)
 of the clips' steady walk at gait phase b / B. Its phase follows the env's clock convention
 (`wildrobot_gym.rewards.stance_expectation`): the left foot is in stance in [0, 0.5), so the right foot's swing
-peaks at phase 0.25 and the left's at 0.75. `reference.pose_template` builds it from clips; the env puts
-``target(command_phase, command)`` in its info as ``reference_joint_pos`` for the ``pose_reference`` reward term.
+peaks at phase 0.25 and the left's at 0.75. `reference.pose_template` builds it from clips (the shipped file from
+the shipped gait library); the ``pose_reference`` reward term reads ``target(command_phase, command)``.
 
 File format (``.npz``, read with ``allow_pickle=False``): ``speeds`` (S,) m/s ascending, ``table`` (S, B, J),
 ``clips`` (S,) str, the clips averaged into each speed (comma-separated).

@@ -59,7 +59,7 @@ swing_height             mean_i (1 - E_i) min(1, h_i / swing_height_target): h_i
                          the clock expects in swing pays for lifting up to the target
 pose_reference           exp(-sum_j (q_j - q_ref_j)^2 / pose_sigma): q_ref the walking  [0, 1]
                          clips' joint angles at the command phase and the command
-                         (info's reference_joint_pos, `wildrobot_gym.pose_template`)
+                         (the shipped template, `wildrobot_gym.pose_template`)
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -70,6 +70,7 @@ from typing import Callable, Mapping, Union
 import numpy as np
 
 from wildrobot_gym.gait_metrics import loaded_feet, mirror_residual
+from wildrobot_gym.pose_template import load_pose_template
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
@@ -273,8 +274,9 @@ def pose_reference(info: Info, p: Params) -> Value:
     """exp(-sum_j (q_j - q_ref_j)^2 / pose_sigma), q_ref the gait library's joint angles at the command phase
     and speed (`wildrobot_gym.pose_template`): 1 in the clips' pose, at the clips' moment of the stride. The
     discriminator judges whether a transition looks like the reference anywhere; this term says which pose of
-    it belongs to this moment of the clock."""
-    e = np.asarray(info["joint_pos"], dtype=np.float64) - np.asarray(info["reference_joint_pos"], dtype=np.float64)
+    it belongs to this moment of the clock. Looked up here, not in the env, so that it costs nothing while off."""
+    q_ref = load_pose_template().target(info["command_phase"], info["command"])
+    e = np.asarray(info["joint_pos"], dtype=np.float64) - q_ref
     return np.exp(-np.einsum("...i,...i->...", e, e) / p["pose_sigma"])
 
 

@@ -15,7 +15,7 @@ from wildrobot_gym.robot import NUM_JOINTS
 
 from .base import Section
 from .errors import ConfigError
-from .values import Finite, Flag, NonNeg, PosInt, Text, expect, items, number
+from .values import Finite, Flag, NonNeg, PosInt, expect, items, number
 
 #: `WildRobotWalkEnv.__init__` parameters that are not config keys (the phase's reward sections and
 #: the caller give them).
@@ -28,8 +28,8 @@ class EnvSection(Section):
     """`WildRobotWalkEnv` keyword arguments (units as in the env docstring).
 
     Every default is None: a key the file leaves out is not validated and not in the dumped dict, so
-    the env's own default applies. An explicit ``null`` is checked like any value (only fixed_command,
-    max_step_length and pose_template take it)."""
+    the env's own default applies. An explicit ``null`` is checked like any value (only fixed_command
+    and max_step_length take it)."""
 
     frame_skip: PosInt = None                       # physics steps per control step
     # rad per unit action about home: one number, or one per joint
@@ -52,8 +52,6 @@ class EnvSection(Section):
     contact_threshold: NonNeg = None                # N
     yaw_rate_filter_s: NonNeg = None                # s, low-pass of the yaw rate the yaw_rate term reads
     reward_enabled: Flag = None
-    # the gait clock's pose template (.npz, wildrobot_gym.pose_template); null: the shipped gait library's
-    pose_template: Optional[Text] = None
     width: PosInt = None                            # render size, pixels (the env checks the model's maximum)
     height: PosInt = None
 
