@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wildrobot_gym.atomic_io import atomic_write
 from wildrobot_gym.paths import ASSETS_DIR
 from wildrobot_gym.robot import NUM_JOINTS
 
@@ -67,8 +68,6 @@ class PoseTemplate:
 
     def save(self, path: str | Path, clips: list[str] | None = None) -> Path:
         """Write the template (atomically)."""
-        from wildrobot_gym.atomic_io import atomic_write
-
         names = np.asarray(clips if clips is not None else [""] * len(self.speeds))
         return atomic_write(path, lambda f: np.savez(f, speeds=self.speeds, table=self.table, clips=names))
 
