@@ -3,7 +3,8 @@
 For each clip: the sole heights by forward kinematics, the swing peaks of its steady walk (metadata
 ``steady_start_s`` .. ``steady_end_s``; the whole clip when absent), a gait phase for every frame between two
 peaks (right swing peak = 0.25, left = 0.75, linear in time between them: the env clock's convention), and the
-mean joint angles in each of ``bins`` phase bins. Clips of one planned speed (metadata ``speed``) are averaged.
+joint angles at ``bins`` phases from a Fourier fit over those frames. Clips of one planned speed (metadata
+``speed``) are averaged. The sole heights are the env's ``foot_height`` definition (the sole sites).
 A clip without a clean alternation of swing peaks is reported and left out; the batch goes on.
 
     python -m reference.pose_template [--clips wildrobot_gym/assets/clips] [--output wildrobot_gym/assets/pose_template.npz]
@@ -46,17 +47,9 @@ def swing_peaks(height: np.ndarray) -> list[tuple[int, int]]:
     peaks = []
     for foot in (0, 1):
         h = height[:, foot]
-        lifted = h > MIN_PEAK_HEIGHT
-        i = 0
-        while i < len(h):
-            if lifted[i]:
-                j = i
-                while j < len(h) and lifted[j]:
-                    j += 1
-                peaks.append((i + int(np.argmax(h[i:j])), foot))
-                i = j
-            else:
-                i += 1
+        edges = np.diff(np.concatenate([[0], (h > MIN_PEAK_HEIGHT).astype(np.int8), [0]]))
+        for start, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):  # each lifted run
+            peaks.append((int(start + np.argmax(h[start:end])), foot))
     return sorted(peaks)
 
 

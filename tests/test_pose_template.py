@@ -1,4 +1,4 @@
-"""The gait clock's pose template: lookup, file checks, its build from the clips, and the env's info."""
+"""The gait clock's pose template: lookup, file checks and its build from the clips."""
 from __future__ import annotations
 
 import mujoco
@@ -32,6 +32,8 @@ def test_target_is_linear_in_phase_periodic_and_in_speed_clamped():
     batch = t.target(np.array([0.0, 0.25]), np.array([0.4, 0.8]))
     assert batch.shape == (2, 8)
     np.testing.assert_allclose(batch[:, 0], [0.0, 11.0])
+    one = PoseTemplate(np.array([0.5]), t.table[:1])  # a single speed: every command gets it
+    assert one.target(0.125, 0.9)[0] == pytest.approx(0.5)
 
 
 def test_bad_template_files_raise_naming_the_file_and_array(tmp_path):
@@ -63,7 +65,7 @@ def test_clip_phase_follows_the_env_clock_right_swing_at_a_quarter():
     assert abs(left_peak - 0.75) < 0.15, left_peak
 
 
-def test_shipped_template_is_the_build_of_the_shipped_clips(tmp_path):
+def test_shipped_template_is_the_build_of_the_shipped_clips():
     """The asset is not stale: rebuilding it from the clip library gives the same table."""
     clips, rejected = load_clips(CLIP_LIBRARY)
     assert not rejected

@@ -51,19 +51,16 @@ class PoseTemplate:
         b0 = np.floor(x).astype(np.int64) % self.bins
         b1 = (b0 + 1) % self.bins
         u = (x - np.floor(x))[..., None]
-        c = np.clip(command, self.speeds[0], self.speeds[-1])
-        s1 = np.clip(np.searchsorted(self.speeds, c, side="right"), 1, max(len(self.speeds) - 1, 1))
-        s0 = s1 - 1
-        if len(self.speeds) == 1:
-            w = np.zeros_like(c)
-            s0 = s1 = np.zeros_like(s1)
-        else:
-            w = (c - self.speeds[s0]) / (self.speeds[s1] - self.speeds[s0])
-        w = w[..., None]
 
-        def at(s: np.ndarray) -> np.ndarray:
+        def at(s) -> np.ndarray:
             return (1.0 - u) * self.table[s, b0] + u * self.table[s, b1]
 
+        if len(self.speeds) == 1:
+            return at(0)
+        c = np.clip(command, self.speeds[0], self.speeds[-1])
+        s1 = np.clip(np.searchsorted(self.speeds, c, side="right"), 1, len(self.speeds) - 1)
+        s0 = s1 - 1
+        w = ((c - self.speeds[s0]) / (self.speeds[s1] - self.speeds[s0]))[..., None]
         return (1.0 - w) * at(s0) + w * at(s1)
 
     def save(self, path: str | Path, clips: list[str] | None = None) -> Path:
