@@ -40,8 +40,9 @@ def test_batched_env_matches_the_single_env_step_for_step(phase: str, env: dict)
         for env in (batched, single):
             env.env_method("set_reward_weights", contact)
     for env in (batched, single):  # symmetry reads each env's joint history; swing_height the sole heights;
-        # pose_reference the clock's phase and the command
-        env.env_method("set_reward_weights", {"symmetry": 10.0, "swing_height": 5.0, "pose_reference": 7.0})
+        # pose_reference the clock's phase and the command; pose_velocity the clock's frequency too
+        env.env_method("set_reward_weights", {"symmetry": 10.0, "swing_height": 5.0, "pose_reference": 7.0,
+                                              "pose_velocity": 4.0})
     batched.seed(7)
     single.seed(7)
     batched.set_options([{"command": 0.65}, None, None, None, None])

@@ -36,6 +36,22 @@ def test_target_is_linear_in_phase_periodic_and_in_speed_clamped():
     assert one.target(0.125, 0.9)[0] == pytest.approx(0.5)
 
 
+def test_rate_is_the_phase_derivative_of_the_target():
+    t = _template()
+    # joint 0 rises one rad per bin (a quarter cycle) but wraps from 3 back to 0: central differences
+    assert t.rate(0.25, 0.4)[0] == pytest.approx(4.0)          # (2 - 0) / (2 bins) x 4 bins per cycle
+    assert t.rate(0.0, 0.4)[0] == pytest.approx(-4.0)          # (1 - 3) / 2 x 4 at the wrap
+    assert t.rate(0.25, 0.4)[1] == 0.0                         # a still joint
+    shipped = PoseTemplate.load(DEFAULT_POSE_TEMPLATE)
+    phase = np.linspace(0.0, 1.0, 200, endpoint=False)
+    h = 1.0 / shipped.bins  # a bin either side: the table's central difference, linear between bins like target
+    np.testing.assert_allclose(shipped.rate(phase, 0.65),
+                               (shipped.target(phase + h, 0.65) - shipped.target(phase - h, 0.65)) / (2 * h), atol=1e-9)
+    # and within 15 % of each joint's peak rate of the piecewise-linear curve's own slope (a finer difference)
+    fine = (shipped.target(phase + 1e-3, 0.65) - shipped.target(phase - 1e-3, 0.65)) / 2e-3
+    assert np.all(np.abs(shipped.rate(phase, 0.65) - fine).max(axis=0) <= 0.15 * np.abs(fine).max(axis=0))
+
+
 def test_bad_template_files_raise_naming_the_file_and_array(tmp_path):
     with pytest.raises(ValueError, match="missing.npz"):
         PoseTemplate.load(tmp_path / "missing.npz")

@@ -231,6 +231,28 @@ def test_pose_reference_pays_the_clips_pose_at_the_phase_and_decays_with_the_squ
     np.testing.assert_allclose(R.pose_reference(batch, p), [1.0, math.exp(-1.0)])
 
 
+def test_pose_velocity_pays_the_clips_joint_velocities_at_the_clock_and_ignores_the_posture():
+    from wildrobot_gym.pose_template import load_pose_template
+
+    template = load_pose_template()
+    f = 2.0  # Hz
+    qd_ref = template.rate(0.25, 0.6) * f
+    assert np.abs(qd_ref).max() > 1.0  # the clips do move at this phase (rad/s)
+    p = {**P, "pose_velocity_sigma": 2.0}
+    info = make_info(joint_vel=qd_ref.copy(), clock_frequency=f)
+    assert R.pose_velocity(info, p) == pytest.approx(1.0)
+    # any posture: the term reads velocities only
+    assert R.pose_velocity({**info, "joint_pos": np.full(8, 0.7)}, p) == pytest.approx(1.0)
+    off = qd_ref + np.array([1.0, 0, 0, 0, 0, 0, 0, 1.0])  # squared error 2 = pose_velocity_sigma
+    assert R.pose_velocity(make_info(joint_vel=off, clock_frequency=f), p) == pytest.approx(math.exp(-1.0))
+    # a clock twice as fast asks for twice the velocity; a robot holding still is far off
+    assert R.pose_velocity(make_info(joint_vel=qd_ref.copy(), clock_frequency=2 * f), p) < 0.5
+    assert R.pose_velocity(make_info(clock_frequency=f), p) < 0.5
+    batch = make_info(joint_vel=np.stack([qd_ref, off]), command_phase=np.array([0.25, 0.25]),
+                      command=np.array([0.6, 0.6]), clock_frequency=np.array([f, f]))
+    np.testing.assert_allclose(R.pose_velocity(batch, p), [1.0, math.exp(-1.0)])
+
+
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():
     sliding_loaded = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.5, 0.0]))
     assert R.foot_sliding(sliding_loaded, P) == pytest.approx(-0.25)

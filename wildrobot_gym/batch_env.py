@@ -271,6 +271,7 @@ class BatchedWalkVecEnv(WholeBatchVecEnv):
         dr = self.randomizer
         info["command_phase"] = (self.phase[rows] if dr is None
                                  else self.base.command_phase(self.phase[rows], dr.action_latency[rows], self.command[rows]))
+        info["clock_frequency"] = self.base.clock_frequency(self.command[rows])
         info["joint_pos_half_cycle"] = self.joint_history.lagged(self.base.half_cycle_steps(self.command[rows]), index=index)
         info["joint_range_mid"] = self._range_mid[rows]
         info["joint_range_half"] = self._range_half[rows]

@@ -67,7 +67,8 @@ Rendering
 
 Info: the per-step metrics of `wildrobot_gym.metrics` plus command, action, prev_action, gait_phase,
 command_phase (the gait phase at which the servo targets being applied were issued: gait_phase here; with an
-action latency of k steps in the batched env's domain randomisation, k steps earlier), joint_pos_half_cycle
+action latency of k steps in the batched env's domain randomisation, k steps earlier), clock_frequency (the gait
+clock's Hz at the command; the pose_velocity term's input), joint_pos_half_cycle
 (the joint angles half a gait cycle ago, `wildrobot_gym.joint_history`; the symmetry term's input) and
 robot_weight (the nominal robot's m g, N: the scale of the load thresholds of the rewards and the gait metrics).
 """
@@ -308,6 +309,7 @@ class WildRobotWalkEnv(gym.Env):
         info["prev_action"] = self._prev_action
         info["gait_phase"] = self.phase
         info["command_phase"] = self.phase  # no action latency in this env
+        info["clock_frequency"] = self.clock_frequency(self.command)
         info["joint_pos_half_cycle"] = self.joint_history.lagged(self.half_cycle_steps(self.command))
         info["joint_range_mid"] = self._range_mid
         info["joint_range_half"] = self._range_half

@@ -38,6 +38,7 @@ class PoseTemplate:
         if not np.all(np.isfinite(table)):
             raise ValueError(f"{source}: table: non-finite joint angles")
         self.speeds, self.table, self.source = speeds, table, source
+        self._rate: np.ndarray | None = None  # d table / d phase, made on first use
 
     @property
     def bins(self) -> int:
@@ -45,6 +46,17 @@ class PoseTemplate:
 
     def target(self, phase, command) -> np.ndarray:
         """(..., J) reference joint angles at gait phase(s) in [0, 1) and forward command(s) (m/s)."""
+        return self._lookup(self.table, phase, command)
+
+    def rate(self, phase, command) -> np.ndarray:
+        """(..., J) d q_ref / d phase (rad per gait cycle) at gait phase(s) and command(s): the table's central
+        differences, looked up as `target`. Times the clock's frequency (Hz) it is the joints' reference velocity."""
+        if self._rate is None:
+            self._rate = (np.roll(self.table, -1, axis=1) - np.roll(self.table, 1, axis=1)) * (self.bins / 2.0)
+        return self._lookup(self._rate, phase, command)
+
+    def _lookup(self, table: np.ndarray, phase, command) -> np.ndarray:
+        """Linear in the phase (periodic) and in the speed (clamped to the table's speeds)."""
         phase = np.asarray(phase, dtype=np.float64)
         command = np.asarray(command, dtype=np.float64)
         x = (phase % 1.0) * self.bins
@@ -53,7 +65,7 @@ class PoseTemplate:
         u = (x - np.floor(x))[..., None]
 
         def at(s) -> np.ndarray:
-            return (1.0 - u) * self.table[s, b0] + u * self.table[s, b1]
+            return (1.0 - u) * table[s, b0] + u * table[s, b1]
 
         if len(self.speeds) == 1:
             return at(0)

@@ -60,6 +60,9 @@ swing_height             mean_i (1 - E_i) min(1, h_i / swing_height_target): h_i
 pose_reference           exp(-sum_j (q_j - q_ref_j)^2 / pose_sigma): q_ref the walking  [0, 1]
                          clips' joint angles at the command phase and the command
                          (the shipped template, `wildrobot_gym.pose_template`)
+pose_velocity            exp(-sum_j (qd_j - f dq_ref_j/dphase)^2 / pose_velocity_sigma):  [0, 1]
+                         the template's joint velocities at the command phase (f the
+                         clock's frequency, Hz): the swing's shape, whatever the posture
 =======================  ===========================================================  =========
 """
 from __future__ import annotations
@@ -92,6 +95,7 @@ DEFAULT_PARAMS: dict[str, float] = {
     "swing_height_target": 0.07,  # m: swing_height pays in full from this sole height (the walking reference's
                                   # swing at 0.5-0.8 m/s lifts 6.5-8.2 cm, docs/results/phase3_walking.md)
     "pose_sigma": 1.0,           # rad^2: pose_reference pays exp(-1) when the squared joint errors sum to this
+    "pose_velocity_sigma": 20.0,  # (rad/s)^2: pose_velocity pays exp(-1) when its squared errors sum to this
 }
 
 
@@ -280,20 +284,31 @@ def pose_reference(info: Info, p: Params) -> Value:
     return np.exp(-np.einsum("...i,...i->...", e, e) / p["pose_sigma"])
 
 
+def pose_velocity(info: Info, p: Params) -> Value:
+    """exp(-sum_j (qd_j - f dq_ref_j/dphase)^2 / pose_velocity_sigma): the gait library's joint velocities at the
+    command phase and speed (`PoseTemplate.rate` times the clock's frequency f). Blind to a constant offset of any
+    joint, it pays for the clips' swing (how far and when each joint moves) in whatever posture the policy holds;
+    pose_reference pays for the posture too, and the clips' crouch costs servo torque."""
+    qd_ref = load_pose_template().rate(info["command_phase"], info["command"])
+    qd_ref = qd_ref * np.asarray(info["clock_frequency"], dtype=np.float64)[..., None]
+    e = np.asarray(info["joint_vel"], dtype=np.float64) - qd_ref
+    return np.exp(-np.einsum("...i,...i->...", e, e) / p["pose_velocity_sigma"])
+
+
 TERMS: dict[str, Callable[[Info, Params], float]] = {
     f.__name__: f
     for f in (
         tracking_exp_xy, tracking_lin_xy, forward_velocity_bonus, orientation, vertical_velocity,
         angular_velocity, heading, yaw_rate, joint_limit, joint_velocity, joint_acceleration, action_rate, torque,
         torque_saturation, existential, foot_contact, foot_sliding, foot_air_time, gait_clock, flight,
-        double_support, symmetry, swing_height, pose_reference,
+        double_support, symmetry, swing_height, pose_reference, pose_velocity,
     )
 }
 
 #: Terms added after configs were first saved: a config without them gives them weight 0.
 LATER_TERMS: tuple[str, ...] = (
     "heading", "yaw_rate", "torque_saturation", "gait_clock", "flight", "double_support", "symmetry",
-    "swing_height", "pose_reference",
+    "swing_height", "pose_reference", "pose_velocity",
 )
 
 

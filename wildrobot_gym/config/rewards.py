@@ -55,3 +55,4 @@ class RewardParams(Section):
     symmetry_sigma: Positive = None       # rad^2: symmetry's mirror-error scale, a divisor
     swing_height_target: Positive = None  # m of sole height where swing_height pays in full: a divisor
     pose_sigma: Positive = None           # rad^2: pose_reference's squared-error scale, a divisor
+    pose_velocity_sigma: Positive = None  # (rad/s)^2: pose_velocity's squared-error scale, a divisor

@@ -5,7 +5,7 @@
 
 Each panel: one joint's mean angle (and +-1 std band) in 25 bins of the command phase, over 1500 control steps
 (30 s), and the template (`wildrobot_gym.pose_template`) at the same command. Prints each policy's mean squared
-joint error from the template (the pose_reference term's sum_j e_j^2).
+joint error from the template (the pose_reference term's sum_j e_j^2), and each joint's share.
 """
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def main() -> None:
     for path, label in zip(args.policies, labels):
         q, ph = rollout(path, args.command, args.steps)
         err = q - template.target(ph, args.command)
-        print(f"{label}: mean sum_j (q_j - q_ref_j)^2 = {float((err ** 2).sum(1).mean()):.3f} rad^2")
+        per_joint = (err ** 2).mean(0)
+        print(f"{label}: mean sum_j (q_j - q_ref_j)^2 = {float(per_joint.sum()):.3f} rad^2 ("
+              + ", ".join(f"{n} {e:.3f}" for n, e in zip(JOINT_NAMES, per_joint)) + ")")
         b = np.floor(ph * BINS).astype(int) % BINS
         for j, ax in enumerate(axes.ravel()):
             m = np.array([q[b == k, j].mean() for k in range(BINS)])
