@@ -5,7 +5,8 @@
 
 Each panel: one joint's mean angle (and +-1 std band) in 25 bins of the command phase, over 1500 control steps
 (30 s), and the template (`wildrobot_gym.pose_template`) at the same command. Prints each policy's mean squared
-joint error from the template (the pose_reference term's sum_j e_j^2), and each joint's share.
+joint error from the template (the pose_reference term's sum_j e_j^2) and each joint's share, its squared
+joint-velocity error (the pose_velocity term's), and its torque saturation by joint and by tenth of the cycle.
 """
 from __future__ import annotations
 
@@ -28,21 +29,23 @@ from wildrobot_gym.robot import JOINT_NAMES  # noqa: E402
 BINS = 25
 
 
-def rollout(path: Path, command: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(joint angles (T, 8), command phase (T,)) of a deterministic run at a fixed command."""
+def rollout(path: Path, command: float, steps: int) -> dict[str, np.ndarray]:
+    """Joint angles and velocities (T, 8), command phase and clock frequency (T,) and torque saturation (T, 8)
+    of a deterministic run at a fixed command."""
     model, venv, _, _ = load_policy(open_checkpoint("--policy", path), 1, env_overrides={"fixed_command": command})
     venv.seed(3)
     obs = venv.reset()
-    q, ph = [], []
+    keys = ("joint_pos", "joint_vel", "command_phase", "clock_frequency", "torque_saturated")
+    out: dict[str, list] = {k: [] for k in keys}
     try:
         for _ in range(steps):
             a, _ = model.predict(obs, deterministic=True)
             obs, _, _, infos = venv.step(a)
-            q.append(infos[0]["joint_pos"])
-            ph.append(infos[0]["command_phase"])
+            for k in keys:
+                out[k].append(infos[0][k])
     finally:
         venv.close()
-    return np.asarray(q), np.asarray(ph)
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 def main() -> None:
@@ -58,11 +61,19 @@ def main() -> None:
     centres = (np.arange(BINS) + 0.5) / BINS
     fig, axes = plt.subplots(2, 4, figsize=(15, 6.5))
     for path, label in zip(args.policies, labels):
-        q, ph = rollout(path, args.command, args.steps)
+        run = rollout(path, args.command, args.steps)
+        q, ph = run["joint_pos"], run["command_phase"]
         err = q - template.target(ph, args.command)
         per_joint = (err ** 2).mean(0)
         print(f"{label}: mean sum_j (q_j - q_ref_j)^2 = {float(per_joint.sum()):.3f} rad^2 ("
               + ", ".join(f"{n} {e:.3f}" for n, e in zip(JOINT_NAMES, per_joint)) + ")")
+        qd_ref = template.rate(ph, args.command) * run["clock_frequency"][:, None]
+        print(f"    mean sum_j (qd_j - qd_ref_j)^2 = {float(((run['joint_vel'] - qd_ref) ** 2).sum(1).mean()):.1f} (rad/s)^2;"
+              f" sum_j qd_j^2 = {float((run['joint_vel'] ** 2).sum(1).mean()):.1f}, of the template {float((qd_ref ** 2).sum(1).mean()):.1f}")
+        sat = 100.0 * run["torque_saturated"].astype(float)
+        dec = np.floor(ph * 10).astype(int) % 10
+        print(f"    torque saturation {sat.mean():.1f} % (" + ", ".join(f"{n} {v:.0f}" for n, v in zip(JOINT_NAMES, sat.mean(0)))
+              + "); by phase tenth: " + " ".join(f"{sat[dec == k].mean():.0f}" for k in range(10)))
         b = np.floor(ph * BINS).astype(int) % BINS
         for j, ax in enumerate(axes.ravel()):
             m = np.array([q[b == k, j].mean() for k in range(BINS)])
