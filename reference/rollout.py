@@ -71,7 +71,7 @@ shrunk by ``limit_margin`` (limit-clamped runs leave the balance feedback no roo
 minimum knee bend (hip and ankle share it) and a slower playback. ``forward_progress`` measures the
 walking the tracked robot does by itself between restarts.
 
-Records contract (one dict per clip and variant; the miner ``reference/miner.py`` reads it)
+Records contract (one dict per clip and variant; the miner ``reference/miner/`` reads it)
 -------------------------------------------------------------------------------------------
 Per-frame arrays, T frames at 50 Hz (frames skipped after a fall are absent; see frame_index):
 
