@@ -307,7 +307,7 @@ def _scripted_actions(n: int, seed: int = 0) -> np.ndarray:
 
 
 def test_env_features_equal_compute_features_on_recorded_arrays() -> None:
-    """The wrapper's features are compute_features of what a recorder (reference/rollout.py) stores."""
+    """The wrapper's features are compute_features of what a recorder (reference/rollout/) stores."""
     env = amp.AMPFeatureObservation(WildRobotWalkEnv(max_episode_steps=60))
     rec = {k: [] for k in ("qpos", "qvel", "pad_contact", "foot_height", "restart", "features")}
 

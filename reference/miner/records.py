@@ -1,6 +1,6 @@
 """A rollout's records: their contract, their validation and the per-frame signals the gates read.
 
-Input: per-rollout `records` (reference/rollout.py), a dict of 50 Hz numpy arrays (see
+Input: per-rollout `records` (reference/rollout/records.py), a dict of 50 Hz numpy arrays (see
 `RECORD_ARRAYS`) plus the meta entries ``clip``, ``variant``, ``fps``, ``weight`` (m g, N).
 """
 from __future__ import annotations

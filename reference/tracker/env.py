@@ -1,6 +1,6 @@
 """`TrackingEnv`: learn residual servo targets that make the physics robot follow a looped reference.
 
-Protocol (the seed's, as reference/rollout.py): 50 Hz control, 10 MuJoCo substeps of 2 ms per step, the
+Protocol (the seed's, as reference/rollout/physics.py): 50 Hz control, 10 MuJoCo substeps of 2 ms per step, the
 state (qpos) written only at reset.
 
 Reference

@@ -38,7 +38,7 @@ DEFAULT_REFERENCE_CONFIG = CONFIG_DIR / "reference.yaml"
 
 HARNESS_MODES = ("stabilizer", "height_spring", "both", "off")
 PRECONDITION_MODES = ("off", "retargeted", "all")
-TRACKERS = ("feedback", "learned")  # generation.tracker: reference/rollout.py
+TRACKERS = ("feedback", "learned")  # generation.tracker: reference/rollout/physics.py
 ADAPT_MODES = ("auto", "always", "never")  # generation.adapt: reference/generate.py, reference/tracker/adapt.py
 MAX_ADAPT_MINUTES = 20.0  # issue 10: generate may adapt the tracker within its own run, at most 20 min on 2 cores
 DEDUPE_MODES = ("merge", "center")
@@ -69,11 +69,11 @@ def _null_is(default: Callable[[], Any]) -> BeforeValidator:
 
 
 # ================================================================================================
-# generation: (reference/rollout.py, reference/generate.py)
+# generation: (reference/rollout/, reference/generate.py)
 # ================================================================================================
 @_config
 class HarnessConfig:
-    """The capped, orientation-gated assist on the waist (see reference/rollout.py's docstring)."""
+    """The capped, orientation-gated assist on the waist (see reference/rollout/harness.py's docstring)."""
 
     mode: one_of(*HARNESS_MODES) = "stabilizer"
     cap_fraction: _Unit = 0.15  # cap on the equivalent force, fraction of m g (seed)
@@ -88,7 +88,7 @@ class HarnessConfig:
 
 @_config
 class BalanceConfig:
-    """Attitude feedback added to the servo targets (see reference/rollout.py's docstring).
+    """Attitude feedback added to the servo targets (see reference/rollout/harness.py's docstring).
 
     The gains keep their sign free (the signs per joint are applied by `balance_correction`); the
     clips are magnitudes."""
@@ -170,7 +170,7 @@ class GenerationConfig:
     harness: Annotated[HarnessConfig, _null_is(dict)] = field(default_factory=HarnessConfig)
     balance: Annotated[BalanceConfig, _null_is(dict)] = field(default_factory=BalanceConfig)
     precondition: Annotated[PreconditionConfig, _null_is(dict)] = field(default_factory=PreconditionConfig)
-    # The controller (reference/rollout.py): "feedback" = reference joints + the balance / speed feedback above;
+    # The controller (reference/rollout/physics.py): "feedback" = reference joints + the balance / speed feedback above;
     # "learned" = reference joints + a trained tracker's residual (reference/tracker), harness off unless tracker_harness.
     tracker: one_of(*TRACKERS) = "feedback"
     tracker_path: Optional[text()] = None  # the learned tracker (bundle .zip or checkpoint); null: the shipped one

@@ -53,7 +53,7 @@ _Variants = items(Variant, "a non-empty list of variants")
 
 
 class ReferenceSection(Section):
-    """What the tracker is trained on: every clip x every variant, looped as reference/rollout.py does."""
+    """What the tracker is trained on: every clip x every variant, looped as reference/rollout/ does."""
 
     clips_dir: Optional[Text] = None          # folder of clips; null: the library (wildrobot_gym/assets/clips)
     clips: Optional[_Names] = None  # only these names; null: all
