@@ -105,6 +105,7 @@ PROBES = [
     ("1e", "reward_params.air_time_target", -0.1, "expected a number >= 0"),
     ("1e", "reward_params.air_time_cap", -0.1, "expected a number >= 0"),
     ("1e", "reward_params.sigma", 1.0, "unknown parameter"),
+    ("1e", "reward_params.pose_joint_weights", [1.0] * 7, "expected 8 numbers >= 0"),
     ("1e", "reward_weights.orientation", -5.0, "expected a number >= 0"),
     ("1e", "env.frame_skip", 0, "expected a positive integer"),
     ("1e", "env.action_scale", [0.5, 0.5], "expected a number > 0 or a list of 8 of them"),

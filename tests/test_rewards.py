@@ -253,6 +253,27 @@ def test_pose_velocity_pays_the_clips_joint_velocities_at_the_clock_and_ignores_
     np.testing.assert_allclose(R.pose_velocity(batch, p), [1.0, math.exp(-1.0)])
 
 
+def test_pose_joint_weights_scale_each_joints_squared_error_in_both_pose_terms():
+    from wildrobot_gym.pose_template import load_pose_template
+
+    template, f = load_pose_template(), 2.0
+    ankles = np.array([0, 0, 0, 1.0, 0, 0, 0, 1.0])  # 1 rad (rad/s) off at both ankles: squared error 2
+    pose = make_info(joint_pos=template.target(0.25, 0.6) + ankles)
+    vel = make_info(joint_vel=template.rate(0.25, 0.6) * f + ankles, clock_frequency=f)
+    p = {**P, "pose_sigma": 2.0, "pose_velocity_sigma": 2.0}
+    assert R.pose_reference(pose, p) == pytest.approx(math.exp(-1.0))  # default: 1 each
+    blind = {**p, "pose_joint_weights": np.array([1.0, 1, 1, 0, 1, 1, 1, 0])}
+    assert R.pose_reference(pose, blind) == pytest.approx(1.0) == R.pose_velocity(vel, blind)
+    heavy = {**p, "pose_joint_weights": np.array([1.0, 1, 1, 3, 1, 1, 1, 3])}
+    assert R.pose_reference(pose, heavy) == pytest.approx(math.exp(-3.0)) == pytest.approx(R.pose_velocity(vel, heavy))
+    # a list from YAML reaches the terms through the composer; a wrong one is named
+    comp = RewardComposer({"pose_reference": 1.0}, {"pose_sigma": 2.0, "pose_joint_weights": [1, 1, 1, 3, 1, 1, 1, 3]})
+    assert comp(pose)[0] == pytest.approx(math.exp(-3.0))
+    for bad in ([1.0] * 7, [1, 1, 1, -1, 1, 1, 1, 1], [1, 1, 1, float("nan"), 1, 1, 1, 1]):
+        with pytest.raises(ValueError, match=r"reward_params\.pose_joint_weights: expected a list of 8"):
+            RewardComposer({"pose_reference": 1.0}, {"pose_joint_weights": bad})
+
+
 def test_sliding_loaded_foot_is_penalised_swinging_foot_is_not():
     sliding_loaded = make_info(foot_contact=np.array([True, False]), foot_slip_speed=np.array([0.5, 0.0]))
     assert R.foot_sliding(sliding_loaded, P) == pytest.approx(-0.25)

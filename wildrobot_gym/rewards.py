@@ -57,10 +57,11 @@ symmetry                 exp(-sum_j (q_j - mirror(q_half)_j)^2 / symmetry_sigma)
 swing_height             mean_i (1 - E_i) min(1, h_i / swing_height_target): h_i the   [0, 1]
                          sole's height above the floor, E_i as in gait_clock; a foot
                          the clock expects in swing pays for lifting up to the target
-pose_reference           exp(-sum_j (q_j - q_ref_j)^2 / pose_sigma): q_ref the walking  [0, 1]
-                         clips' joint angles at the command phase and the command
-                         (the shipped template, `wildrobot_gym.pose_template`)
-pose_velocity            exp(-sum_j (qd_j - f dq_ref_j/dphase)^2 / pose_velocity_sigma):  [0, 1]
+pose_reference           exp(-sum_j w_j (q_j - q_ref_j)^2 / pose_sigma): q_ref the      [0, 1]
+                         walking clips' joint angles at the command phase and the
+                         command (the shipped template, `wildrobot_gym.pose_template`);
+                         w = pose_joint_weights (1 each by default)
+pose_velocity            exp(-sum_j w_j (qd_j - f dq_ref_j/dphase)^2 / pose_velocity_sigma):  [0, 1]
                          the template's joint velocities at the command phase (f the
                          clock's frequency, Hz): the swing's shape, whatever the posture
 =======================  ===========================================================  =========
@@ -68,19 +69,20 @@ pose_velocity            exp(-sum_j (qd_j - f dq_ref_j/dphase)^2 / pose_velocity
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Union
 
 import numpy as np
 
 from wildrobot_gym.gait_metrics import loaded_feet, mirror_residual
 from wildrobot_gym.pose_template import load_pose_template
+from wildrobot_gym.robot import NUM_JOINTS
 
 Info = Mapping[str, object]
 Params = Mapping[str, float]
 #: A term's value: a number for one env's info, an (N,) array for a batch's (`wildrobot_gym.batch_env`).
 Value = Union[float, np.ndarray]
 
-DEFAULT_PARAMS: dict[str, float] = {
+DEFAULT_PARAMS: dict[str, float | tuple[float, ...]] = {
     "tracking_sigma": 0.25,
     "tracking_lin_scale": 0.5,
     "joint_limit_soft": 0.9,
@@ -97,6 +99,10 @@ DEFAULT_PARAMS: dict[str, float] = {
     "pose_sigma": 1.0,           # rad^2: pose_reference pays exp(-1) when the squared joint errors sum to this
     "pose_velocity_sigma": 150.0,  # (rad/s)^2: pose_velocity pays exp(-1) when its squared errors sum to this (the
                                    # clips' own sum of squares is ~206; walking policies are 140-235 off at 0.65 m/s)
+    # w_j of each joint's squared error in pose_reference and pose_velocity (robot.JOINT_NAMES order: hip pitch,
+    # hip roll, knee, ankle of the left leg, then the right): a joint whose swing the policy ignores can be given
+    # more say than its share of the sum
+    "pose_joint_weights": (1.0,) * NUM_JOINTS,
 }
 
 
@@ -282,7 +288,7 @@ def pose_reference(info: Info, p: Params) -> Value:
     it belongs to this moment of the clock. Looked up here, not in the env, so that it costs nothing while off."""
     q_ref = load_pose_template().target(info["command_phase"], info["command"])
     e = np.asarray(info["joint_pos"], dtype=np.float64) - q_ref
-    return np.exp(-np.einsum("...i,...i->...", e, e) / p["pose_sigma"])
+    return np.exp(-np.einsum("...i,i,...i->...", e, p["pose_joint_weights"], e) / p["pose_sigma"])
 
 
 def pose_velocity(info: Info, p: Params) -> Value:
@@ -293,7 +299,7 @@ def pose_velocity(info: Info, p: Params) -> Value:
     qd_ref = load_pose_template().rate(info["command_phase"], info["command"])
     qd_ref = qd_ref * np.asarray(info["clock_frequency"], dtype=np.float64)[..., None]
     e = np.asarray(info["joint_vel"], dtype=np.float64) - qd_ref
-    return np.exp(-np.einsum("...i,...i->...", e, e) / p["pose_velocity_sigma"])
+    return np.exp(-np.einsum("...i,i,...i->...", e, p["pose_joint_weights"], e) / p["pose_velocity_sigma"])
 
 
 TERMS: dict[str, Callable[[Info, Params], float]] = {
@@ -313,6 +319,18 @@ LATER_TERMS: tuple[str, ...] = (
 )
 
 
+def _param(name: str, value: Any) -> Any:
+    """A reward parameter as the terms use it: a float, or for a per-joint one (a tuple in DEFAULT_PARAMS) a
+    float array of the default's length with every entry finite and >= 0."""
+    default = DEFAULT_PARAMS[name]
+    if not isinstance(default, tuple):
+        return float(value)
+    a = np.asarray(value, dtype=np.float64)
+    if a.shape != (len(default),) or not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise ValueError(f"reward_params.{name}: expected a list of {len(default)} finite numbers >= 0, got {value!r}")
+    return a
+
+
 class RewardComposer:
     """total = sum_k weight_k * term_k(info); terms with weight 0 are skipped (cost nothing)."""
 
@@ -327,7 +345,7 @@ class RewardComposer:
         if unknown:
             raise ValueError(f"reward_params: unknown parameter(s) {unknown}; known: {sorted(DEFAULT_PARAMS)}")
         self.weights = {k: float(w) for k, w in weights.items()}
-        self.params = {**DEFAULT_PARAMS, **{k: float(v) for k, v in (params or {}).items()}}
+        self.params = {k: _param(k, v) for k, v in {**DEFAULT_PARAMS, **(params or {})}.items()}
         self._active = [(k, float(w), TERMS[k]) for k, w in weights.items() if w != 0.0]
 
     def set_weights(self, weights: Mapping[str, float]) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pydantic import create_model
 
 from wildrobot_gym.rewards import LATER_TERMS, TERMS
+from wildrobot_gym.robot import NUM_JOINTS
 
 from .base import Section
-from .values import Finite, NonNeg, Positive, UnitInterval
+from .values import Finite, NonNeg, Positive, UnitInterval, items
 
 
 class _Weights(Section):
@@ -56,3 +57,5 @@ class RewardParams(Section):
     swing_height_target: Positive = None  # m of sole height where swing_height pays in full: a divisor
     pose_sigma: Positive = None           # rad^2: pose_reference's squared-error scale, a divisor
     pose_velocity_sigma: Positive = None  # (rad/s)^2: pose_velocity's squared-error scale, a divisor
+    # per joint (robot.JOINT_NAMES order): the weight of each joint's squared error in pose_reference and pose_velocity
+    pose_joint_weights: items(NonNeg, f"{NUM_JOINTS} numbers >= 0", NUM_JOINTS, NUM_JOINTS) = None
