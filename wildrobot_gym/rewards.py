@@ -78,7 +78,7 @@ from wildrobot_gym.pose_template import load_pose_template
 from wildrobot_gym.robot import NUM_JOINTS
 
 Info = Mapping[str, object]
-Params = Mapping[str, float]
+Params = Mapping[str, Any]  # floats; per-joint parameters as float arrays (RewardComposer)
 #: A term's value: a number for one env's info, an (N,) array for a batch's (`wildrobot_gym.batch_env`).
 Value = Union[float, np.ndarray]
 
