@@ -1,12 +1,14 @@
 """The gait clock's pose template: lookup, file checks and its build from the clips."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import mujoco
 import numpy as np
 import pytest
 
 from reference.clips import load_clip, load_clips
-from reference.pose_template import build_template, clip_phases
+from reference.pose_template import build_template, clip_phases, dataset_template, peak_phases
 from wildrobot_gym.paths import CLIP_LIBRARY
 from wildrobot_gym.pose_template import DEFAULT_POSE_TEMPLATE, PoseTemplate
 from wildrobot_gym.robot import SCENE_XML
@@ -100,3 +102,68 @@ def test_a_clip_without_a_speed_is_reported_and_the_rest_are_built():
     template, names, rejected = build_template([good, bad])
     assert template.speeds.tolist() == [0.65]
     assert len(rejected) == 1 and rejected[0][0] == bad.name and "speed" in rejected[0][1]
+
+
+def _swings(n: int, period: int, right_first: bool = True) -> np.ndarray:
+    """(n, 2) sole heights of an alternating walk: each foot lifts 4 cm in a half-sine over half a period, the
+    other foot down; the right foot's swing first when `right_first`."""
+    h = np.zeros((n, 2))
+    t = np.arange(n) % period
+    lift = 0.04 * np.sin(np.pi * (t % (period // 2)) / (period // 2))
+    first, second = (1, 0) if right_first else (0, 1)
+    h[t < period // 2, first] = lift[t < period // 2]
+    h[t >= period // 2, second] = lift[t >= period // 2]
+    return h
+
+
+def test_peak_phases_put_the_right_swing_peak_at_a_quarter_and_skip_one_foots_repeats():
+    h = _swings(100, 20)  # right peaks at frames 5, 25, ...; left at 15, 35, ...
+    phase = peak_phases(h)
+    assert np.isnan(phase[:5]).all() and phase[5] == pytest.approx(0.25) and phase[15] == pytest.approx(0.75)
+    assert phase[10] == pytest.approx(0.5) and phase[20] == pytest.approx(0.0)
+    assert np.isnan(peak_phases(h, first=30)[:35]).all()   # peaks before `first` do not start a phase
+    h[10:20, 0] = 0.0                                       # the left foot skips a swing: right, right
+    assert np.isnan(peak_phases(h)[5:25]).all()
+
+
+def _dataset(segments: list[tuple[float, bool, int]]) -> SimpleNamespace:
+    """A mined dataset's arrays for segments of (forward velocity, walking, frames): an alternating walk of
+    period 24 frames whose left knee (joint 2) holds 0.5 + speed + 0.2 cos(2 pi phase)."""
+    foot, qpos, start, length = [], [], [], []
+    for v, _, n in segments:
+        h = _swings(n, 24)
+        phase = peak_phases(h)
+        q = np.zeros((n, 15))
+        q[:, 9] = 0.5 + v + 0.2 * np.cos(2 * np.pi * np.nan_to_num(phase))
+        start.append(sum(length))
+        length.append(n)
+        foot.append(h)
+        qpos.append(q)
+    return SimpleNamespace(arrays={
+        "qpos": np.concatenate(qpos), "foot_height": np.concatenate(foot),
+        "segment_start": np.asarray(start), "segment_length": np.asarray(length),
+        "segment_walking": np.asarray([w for _, w, _ in segments]),
+        "segment_forward_velocity": np.asarray([v for v, _, _ in segments])})
+
+
+def test_dataset_template_fits_the_walking_segments_by_speed_band():
+    ds = _dataset([(0.52, True, 600), (0.58, True, 600), (0.31, True, 600), (0.05, False, 600), (0.75, True, 60)])
+    template, names = dataset_template(ds, bins=8, band=0.1, min_frames=300)
+    # two bands have enough frames: 0.3-0.4 and 0.5-0.6 (0.75 has too few; the standing segment is not walking)
+    np.testing.assert_allclose(template.speeds, [0.31, 0.55], atol=1e-6)
+    assert names[1].startswith("walking 0.50-0.60 m/s")
+    phase = np.arange(8) / 8
+    np.testing.assert_allclose(template.table[1, :, 2], 0.5 + 0.55 + 0.2 * np.cos(2 * np.pi * phase), atol=1e-3)
+    np.testing.assert_allclose(template.table[0, :, 2], 0.81 + 0.2 * np.cos(2 * np.pi * phase), atol=1e-3)
+    assert np.abs(template.table[:, :, [0, 1, 3, 4, 5, 6, 7]]).max() < 1e-9
+
+
+def test_dataset_template_names_what_is_missing():
+    with pytest.raises(ValueError, match="no 0.1 m/s band has 500"):
+        dataset_template(_dataset([(0.5, True, 100)]))
+    with pytest.raises(ValueError, match="no walking segment"):
+        dataset_template(_dataset([(0.5, False, 600)]))
+    with pytest.raises(ValueError, match=r"lacks \['foot_height'\]"):
+        ds = _dataset([(0.5, True, 600)])
+        del ds.arrays["foot_height"]
+        dataset_template(ds)

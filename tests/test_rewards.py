@@ -332,3 +332,25 @@ def test_phase_wrapper_replaces_reward_and_aggregates_episode_stats():
     # Weights can be pushed in (the curriculum's mechanism).
     env.set_reward_weights({"foot_sliding": 0.5})
     assert env.get_reward_weights()["foot_sliding"] == 0.5
+
+
+def test_pose_template_param_picks_the_template_file_of_both_pose_terms(tmp_path):
+    from wildrobot_gym.pose_template import PoseTemplate, load_pose_template
+
+    table = np.zeros((1, 4, 8))
+    table[0, :, 2] = [0.5, 0.7, 0.5, 0.3]  # a knee that bends through the cycle; every other joint at 0
+    PoseTemplate(np.array([0.6]), table).save(tmp_path / "mine.npz")
+    mine = {**P, "pose_template": str(tmp_path / "mine.npz")}
+    pose = make_info(joint_pos=np.array([0, 0, 0.7, 0, 0, 0, 0, 0.0]))  # make_info's phase 0.25: bin 1
+    assert R.pose_reference(pose, mine) == pytest.approx(1.0)
+    assert R.pose_reference(pose, P) < 0.9  # the shipped template is not that pose
+    knee_rate = np.array([0, 0, 0.0, 0, 0, 0, 0, 0])  # d q / d phase at bin 1: (0.5 - 0.5) / 2 bins x 4 = 0
+    assert R.pose_velocity(make_info(joint_vel=knee_rate, clock_frequency=2.0), mine) == pytest.approx(1.0)
+    # through the composer: the file is read when the composer is made, and a missing one is named there
+    comp = RewardComposer({"pose_reference": 1.0}, {"pose_template": str(tmp_path / "mine.npz")})
+    assert comp(pose)[0] == pytest.approx(1.0)
+    assert load_pose_template(str(tmp_path / "mine.npz")).speeds.tolist() == [0.6]
+    with pytest.raises(ValueError, match=r"reward_params.pose_template: no file .*nofile.npz"):
+        RewardComposer({"pose_reference": 1.0}, {"pose_template": "nofile.npz"})
+    with pytest.raises(ValueError, match="reward_params.pose_template: expected a file name or null"):
+        RewardComposer({"pose_reference": 1.0}, {"pose_template": 3})

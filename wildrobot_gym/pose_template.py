@@ -94,7 +94,20 @@ class PoseTemplate:
             raise ValueError(f"{path}: cannot read a pose template ({exc})") from None
 
 
+def resolve_pose_template(name: str | Path | None) -> str:
+    """The file a ``reward_params.pose_template`` value names: None the shipped template, else a path, or a bare
+    file name in the package's assets folder (so that a config works from any directory). ValueError when
+    neither exists."""
+    if name is None:
+        return str(DEFAULT_POSE_TEMPLATE)
+    for candidate in (Path(name), ASSETS_DIR / str(name)):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise ValueError(f"reward_params.pose_template: no file {name!r} (nor {ASSETS_DIR / str(name)}); expected a "
+                     "pose template .npz (python -m reference.pose_template), or null for the shipped one")
+
+
 @lru_cache(maxsize=4)
-def load_pose_template(path: str = str(DEFAULT_POSE_TEMPLATE)) -> PoseTemplate:
-    """The template of `path`, read once per process."""
-    return PoseTemplate.load(path)
+def load_pose_template(path: str | None = None) -> PoseTemplate:
+    """The template of `path` (`resolve_pose_template`; None: the shipped one), read once per process."""
+    return PoseTemplate.load(resolve_pose_template(path))

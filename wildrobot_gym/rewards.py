@@ -59,8 +59,9 @@ swing_height             mean_i (1 - E_i) min(1, h_i / swing_height_target): h_i
                          the clock expects in swing pays for lifting up to the target
 pose_reference           exp(-sum_j w_j (q_j - q_ref_j)^2 / pose_sigma): q_ref the      [0, 1]
                          walking clips' joint angles at the command phase and the
-                         command (the shipped template, `wildrobot_gym.pose_template`);
-                         w = pose_joint_weights (1 each by default)
+                         command (`wildrobot_gym.pose_template`; the file:
+                         pose_template, None the shipped one); w = pose_joint_weights
+                         (1 each by default)
 pose_velocity            exp(-sum_j w_j (qd_j - f dq_ref_j/dphase)^2 / pose_velocity_sigma):  [0, 1]
                          the template's joint velocities at the command phase (f the
                          clock's frequency, Hz): the swing's shape, whatever the posture
@@ -69,6 +70,7 @@ pose_velocity            exp(-sum_j w_j (qd_j - f dq_ref_j/dphase)^2 / pose_velo
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
 import numpy as np
@@ -82,7 +84,7 @@ Params = Mapping[str, Any]  # floats; per-joint parameters as float arrays (Rewa
 #: A term's value: a number for one env's info, an (N,) array for a batch's (`wildrobot_gym.batch_env`).
 Value = Union[float, np.ndarray]
 
-DEFAULT_PARAMS: dict[str, float | tuple[float, ...]] = {
+DEFAULT_PARAMS: dict[str, float | tuple[float, ...] | None] = {
     "tracking_sigma": 0.25,
     "tracking_lin_scale": 0.5,
     "joint_limit_soft": 0.9,
@@ -103,6 +105,10 @@ DEFAULT_PARAMS: dict[str, float | tuple[float, ...]] = {
     # hip roll, knee, ankle of the left leg, then the right): a joint whose swing the policy ignores can be given
     # more say than its share of the sum
     "pose_joint_weights": (1.0,) * NUM_JOINTS,
+    # the pose terms' template file (`pose_template.resolve_pose_template`): None the shipped one, built from the
+    # gait library's clips; a file built from mined walking data (python -m reference.pose_template --dataset) holds
+    # the walk the robot made in physics, the one the discriminator judges against
+    "pose_template": None,
 }
 
 
@@ -286,7 +292,7 @@ def pose_reference(info: Info, p: Params) -> Value:
     and speed (`wildrobot_gym.pose_template`): 1 in the clips' pose, at the clips' moment of the stride. The
     discriminator judges whether a transition looks like the reference anywhere; this term says which pose of
     it belongs to this moment of the clock. Looked up here, not in the env, so that it costs nothing while off."""
-    q_ref = load_pose_template().target(info["command_phase"], info["command"])
+    q_ref = load_pose_template(p.get("pose_template")).target(info["command_phase"], info["command"])
     e = np.asarray(info["joint_pos"], dtype=np.float64) - q_ref
     return np.exp(-np.einsum("...i,i,...i->...", e, p["pose_joint_weights"], e) / p["pose_sigma"])
 
@@ -296,7 +302,7 @@ def pose_velocity(info: Info, p: Params) -> Value:
     command phase and speed (`PoseTemplate.rate` times the clock's frequency f). Blind to a constant offset of any
     joint, it pays for the clips' swing (how far and when each joint moves) in whatever posture the policy holds;
     pose_reference pays for the posture too, and the clips' crouch costs servo torque."""
-    qd_ref = load_pose_template().rate(info["command_phase"], info["command"])
+    qd_ref = load_pose_template(p.get("pose_template")).rate(info["command_phase"], info["command"])
     qd_ref = qd_ref * np.asarray(info["clock_frequency"], dtype=np.float64)[..., None]
     e = np.asarray(info["joint_vel"], dtype=np.float64) - qd_ref
     return np.exp(-np.einsum("...i,i,...i->...", e, p["pose_joint_weights"], e) / p["pose_velocity_sigma"])
@@ -321,8 +327,14 @@ LATER_TERMS: tuple[str, ...] = (
 
 def _param(name: str, value: Any) -> Any:
     """A reward parameter as the terms use it: a float, or for a per-joint one (a tuple in DEFAULT_PARAMS) a
-    float array of the default's length with every entry finite and >= 0."""
+    float array of the default's length with every entry finite and >= 0; ``pose_template`` stays a file name
+    (or None), its file read once here."""
     default = DEFAULT_PARAMS[name]
+    if name == "pose_template":  # a file: checked (and read) now, so that a bad name fails before training
+        if value is not None and (not isinstance(value, (str, Path)) or not str(value)):
+            raise ValueError(f"reward_params.pose_template: expected a file name or null, got {value!r}")
+        load_pose_template(None if value is None else str(value))
+        return None if value is None else str(value)
     if not isinstance(default, tuple):
         return float(value)
     a = np.asarray(value, dtype=np.float64)

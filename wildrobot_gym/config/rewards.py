@@ -6,13 +6,15 @@ that they are exactly `DEFAULT_PARAMS`.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import create_model
 
 from wildrobot_gym.rewards import LATER_TERMS, TERMS
 from wildrobot_gym.robot import NUM_JOINTS
 
 from .base import Section
-from .values import Finite, NonNeg, Positive, UnitInterval, items
+from .values import Finite, NonNeg, Positive, UnitInterval, items, text
 
 
 class _Weights(Section):
@@ -59,3 +61,5 @@ class RewardParams(Section):
     pose_velocity_sigma: Positive = None  # (rad/s)^2: pose_velocity's squared-error scale, a divisor
     # per joint (robot.JOINT_NAMES order): the weight of each joint's squared error in pose_reference and pose_velocity
     pose_joint_weights: items(NonNeg, f"{NUM_JOINTS} numbers >= 0", NUM_JOINTS, NUM_JOINTS) = None
+    # the pose terms' template: a .npz path, or a file name in wildrobot_gym/assets (null: the shipped one)
+    pose_template: Optional[text("a pose template file (.npz path or a file name in wildrobot_gym/assets)")] = None
