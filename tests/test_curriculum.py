@@ -73,9 +73,11 @@ def test_cooldown_and_state_roundtrip():
 
 def test_phase3_schedule_moves_tracking_by_step_count_and_never_halves_it():
     """configs/phase3.yaml: tracking_lin_xy 15 until 16M steps, then 60; a slow walk waits; never halved
-    nor reverted; then the pose_velocity and torque_saturation stages by step count."""
+    nor reverted; then the pose_velocity and torque_saturation stages by step count, and 3E's stronger double
+    support and speed tracking."""
     cur = ContactCurriculum.from_config(load_config(CONFIG_DIR / "phase3.yaml"))
-    base = {"pose_velocity": 0.0, "torque_saturation": 10.0}  # what later stages change, at its reward_weights value
+    # what later stages change, at its reward_weights value
+    base = {"pose_velocity": 0.0, "torque_saturation": 10.0, "double_support": 40.0}
     assert (cur.state().stage, cur.state().weights) == ("3A", {"tracking_lin_xy": 15.0, **base})
     assert cur.update(15 * M, 0.55).event == ""                  # before 16M: hold
     assert cur.update(17 * M, 0.25).event == ""                  # slower than 0.3 m/s: wait (and not halved)
@@ -84,14 +86,16 @@ def test_phase3_schedule_moves_tracking_by_step_count_and_never_halves_it():
     assert (st.event, st.stage, st.weights) == ("advance", "3B", {"tracking_lin_xy": 60.0, **base})
     assert cur.update(20 * M, 0.05).event == cur.update(20 * M, -0.5).event == ""  # slow or backward: kept
     assert cur.state().weights == {"tracking_lin_xy": 60.0, **base}
-    # then the swing's shape (3C at 21M) and the servo-saturation penalty at 30 (3D, 29M) and 40 (3E, 37M), each
-    # stage keeping what the one before set
-    for step, stage, extra in ((21 * M, "3C", {"torque_saturation": 10.0}), (29 * M, "3D", {"torque_saturation": 30.0}),
-                               (37 * M, "3E", {"torque_saturation": 40.0})):
+    # then the swing's shape (3C at 21M), the servo-saturation penalty at 30 (3D, 29M) and 40 (3E, 37M), and 3E's
+    # double support and tracking at 100; each stage keeping what the one before set
+    for step, stage, extra in (
+            (21 * M, "3C", {"tracking_lin_xy": 60.0, "torque_saturation": 10.0, "double_support": 40.0}),
+            (29 * M, "3D", {"tracking_lin_xy": 60.0, "torque_saturation": 30.0, "double_support": 40.0}),
+            (37 * M, "3E", {"tracking_lin_xy": 100.0, "torque_saturation": 40.0, "double_support": 100.0})):
         assert cur.update(step - 1, 0.6).event == ""
         st = cur.update(step, 0.6)
         assert (st.event, st.stage) == ("advance", stage)
-        assert st.weights == {"tracking_lin_xy": 60.0, "pose_velocity": 80.0, **extra}
+        assert st.weights == {"pose_velocity": 80.0, **extra}
 
 
 def test_style_weight_schedule():
