@@ -3,7 +3,9 @@
 Trains the AMP discriminator (the same net, loss, gradient penalty, input noise, normaliser, frame history
 and reference sampler as Phase 3: `wildrobot_gym.amp`, configs/amp.yaml, ``reference.walking_only``
 included) to tell Tier 0+ reference transitions from the transitions of a real physics rollout of the
-env, then checks the seed's gates on held-out samples:
+env, then checks the seed's gates on held-out samples (``smoke_test.eval_fraction``): the rollout's last steps,
+and the transitions of reference motions the discriminator never saw (`held_out_split`), so that the gates
+measure what it learnt of the two walks, not frames it remembers:
 
 * discriminator AUC in [0.6, 0.9]   (not saturated, not random)
 * AMP (style) reward variance > 0.05 over the policy samples  (the policy has a landscape to climb)
@@ -159,6 +161,14 @@ def _finite(*arrays: np.ndarray) -> bool:
     return all(bool(np.isfinite(a).all()) for a in arrays)
 
 
+def held_out_split(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) indices of `n` policy pairs in time order: the held-out ones are the last
+    round(fraction n) (at least one), a block of the rollout rather than pairs picked between training pairs
+    20 ms from them."""
+    n_eval = min(n, max(1, int(round(fraction * n))))
+    return np.arange(n - n_eval), np.arange(n - n_eval, n)
+
+
 def run_smoke_test(
     sampler: ReferenceSampler,
     policy_s: np.ndarray,
@@ -171,7 +181,8 @@ def run_smoke_test(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Train a discriminator for `steps` updates; gates on held-out samples. Returns the report.
-    `sampler` and the policy blocks must have the config's ``discriminator.history_frames``."""
+    `sampler` and the policy blocks (in time order) must have the config's ``discriminator.history_frames``.
+    The reference is split by motion (`ReferenceSampler.split_motions`) when it has two or more."""
     th.manual_seed(seed)
     rng = np.random.default_rng(seed)
     sc, dc = cfg.smoke_test, cfg.discriminator
@@ -182,11 +193,11 @@ def run_smoke_test(
                          f"{policy_s.shape[-1]} columns (build both with the config's history_frames)")
     batch = int(batch_size or dc.batch_size)
     n = len(policy_s)
-    perm = rng.permutation(n)
-    n_eval = max(1, int(round(sc.eval_fraction * n)))
-    ev, tr = perm[:n_eval], perm[n_eval:]
+    tr, ev = held_out_split(n, sc.eval_fraction)
     if len(tr) == 0:
         raise ValueError(f"smoke test: {n} policy samples leave none for training")
+    split = sampler.split_motions(sc.eval_fraction)
+    train_ref, eval_ref = split if split is not None else (sampler, sampler)
     features_finite = _finite(sampler.features, policy_s, policy_s2)
 
     space = spaces.Box(-np.inf, np.inf, (width,), np.float32)
@@ -197,7 +208,7 @@ def run_smoke_test(
     train_finite = True
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
-        rs, rs2, _ = sampler.sample(batch)
+        rs, rs2, _ = train_ref.sample(batch)
         i = th.as_tensor(rng.integers(0, len(tr), size=batch))
         m = discriminator_update(
             net, opt, th.as_tensor(rs), th.as_tensor(rs2), t_ps[i], t_ps2[i],
@@ -212,8 +223,8 @@ def run_smoke_test(
             history.append({"step": step, **m})
     train_seconds = time.perf_counter() - t0
 
-    # Held-out evaluation: fresh reference pairs vs the policy pairs never trained on.
-    rs, rs2, motions = sampler.sample(sc.eval_size)
+    # Held-out evaluation: the held-out motions' pairs vs the policy pairs never trained on.
+    rs, rs2, motions = eval_ref.sample(sc.eval_size)
     net.eval()
     with th.no_grad():
         d_real = net.logits(th.as_tensor(rs), th.as_tensor(rs2)).double().numpy()
@@ -256,7 +267,10 @@ def run_smoke_test(
         "reference_segments": sampler.walking_filter,
         "drop": list(drop),
         "eval": {"reference_pairs": int(len(d_real)), "policy_pairs": int(len(d_fake)),
-                 "reference_motions": int(len(np.unique(motions)))},
+                 "reference_motions": int(len(np.unique(motions))),
+                 "reference_split": "motions" if split is not None else "none (one motion)",
+                 "held_out_motions": int(len(eval_ref.motions)) if split is not None else 0,
+                 "policy_split": "the rollout's last pairs"},
         "train_seconds": train_seconds,
         "history": history,
     }

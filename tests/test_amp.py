@@ -521,6 +521,42 @@ def test_smoke_test_gates() -> None:
     assert len(sep) == LAYOUT.dim and max(sep.values()) < 0.7  # no column tells the same data apart
 
 
+def _five_motion_sampler(seed: int = 0) -> amp.ReferenceSampler:
+    """Five segments of 80 frames, one motion each; each motion's features are offset by its id."""
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(400, LAYOUT.dim)).astype(np.float32)
+    feats += np.repeat(np.arange(5), 80)[:, None].astype(np.float32)
+    return amp.ReferenceSampler(feats, [0, 80, 160, 240, 320], [80] * 5, [0, 1, 2, 3, 4], [0.0] * 5, seed=seed)
+
+
+def test_split_motions_holds_whole_motions_out() -> None:
+    sampler = _five_motion_sampler()
+    train, held = sampler.split_motions(0.2)
+    assert len(held.motions) == 1 and len(train.motions) == 4
+    assert not set(held.motions) & set(train.motions)
+    _, _, m_held = held.sample(200)
+    _, _, m_train = train.sample(200)
+    assert set(m_held) == set(held.motions) and set(m_train) <= set(train.motions)
+    # the held-out motion's frames only: motion k's features sit near k
+    s, _, _ = held.sample(50)
+    assert abs(float(s[:, :LAYOUT.dim].mean()) - float(held.motions[0])) < 0.2
+    # at least one motion on each side, whatever the fraction; none to split with one motion
+    assert [len(sampler.split_motions(f)[1].motions) for f in (0.0, 0.5, 1.0)] == [1, 2, 4]
+    single = amp.ReferenceSampler(np.zeros((100, LAYOUT.dim), np.float32), [0], [100], [0], [0.0])
+    assert single.split_motions(0.2) is None
+
+
+def test_smoke_test_holds_out_the_rollouts_tail_and_reference_motions() -> None:
+    train, ev = smoke_test.held_out_split(10, 0.2)
+    assert train.tolist() == list(range(8)) and ev.tolist() == [8, 9]
+    assert smoke_test.held_out_split(3, 0.0)[1].tolist() == [2]  # at least one
+    rng = np.random.default_rng(2)
+    pol = rng.normal(size=(300, LAYOUT.dim)).astype(np.float32)
+    rep = smoke_test.run_smoke_test(_five_motion_sampler(), pol[:-1], pol[1:], _tiny_config(), steps=5, batch_size=32)
+    assert rep["eval"]["reference_split"] == "motions" and rep["eval"]["held_out_motions"] == 1
+    assert rep["eval"]["reference_motions"] == 1 and rep["eval"]["policy_pairs"] == round(0.2 * 299)
+
+
 def test_smoke_test_names_the_column_that_gives_the_policy_away() -> None:
     """A policy that differs from the reference in one column only: that column tops the report."""
     rng = np.random.default_rng(1)

@@ -30,7 +30,8 @@ class ReferenceSampler:
     batch of n >= k holds at least k = min(min_motions, motions) distinct motion ids: k slots are drawn
     first, one per motion, from k motions chosen without replacement by their probability mass; the
     other n - k are drawn from the full distribution. With ``mirror_prob`` a transition is mirrored
-    (`mirror_features`, every frame).
+    (`mirror_features`, every frame). ``segment_subset`` (a mask over the segments) narrows the segments further;
+    `split_motions` uses it to hold whole motions out.
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class ReferenceSampler:
         segment_walking: np.ndarray | None = None,
         segment_speed: np.ndarray | None = None,
         source: str = "the reference dataset",
+        segment_subset: np.ndarray | None = None,
     ) -> None:
         self.features = np.asarray(features, dtype=np.float32)
         if self.features.ndim != 2 or self.features.shape[1] != layout.dim:
@@ -55,6 +57,9 @@ class ReferenceSampler:
         if not np.isfinite(self.features).all():
             raise ValueError("ReferenceSampler: reference features contain NaN or Inf")
         self.cfg, self.layout, self.source = cfg, layout, str(source)
+        self._segments = dict(segment_start=segment_start, segment_length=segment_length, segment_motion=segment_motion,
+                              segment_scores=segment_scores, segment_walking=segment_walking, segment_speed=segment_speed)
+        self._seed = seed
         self.history_frames = h = int(history_frames)
         if h < 1:
             raise ValueError(f"ReferenceSampler: history_frames must be >= 1, got {history_frames}")
@@ -65,6 +70,11 @@ class ReferenceSampler:
         if cfg.min_speed is not None:
             # not in place: the mask may be the caller's own label array
             self.segment_mask = self.segment_mask & self._fast_enough(segment_speed, len(starts))
+        if segment_subset is not None:
+            subset = np.asarray(segment_subset, dtype=bool)
+            if subset.shape != (len(starts),):
+                raise ValueError(f"ReferenceSampler: segment_subset has shape {subset.shape}, expected ({len(starts)},)")
+            self.segment_mask = self.segment_mask & subset
         rows, pair_seg = [], []
         for s, (a, n) in enumerate(zip(starts, lengths)):
             if self.segment_mask[s] and n >= h + 1:  # frames a .. a + n - 1; a transition uses t - h + 1 .. t + 1
@@ -146,6 +156,22 @@ class ReferenceSampler:
         return cls(feats, a["segment_start"], a["segment_length"], a["segment_motion"], a["segment_scores"], cfg,
                    seed=seed, history_frames=history_frames, segment_walking=a.get("segment_walking"),
                    segment_speed=a.get("segment_forward_velocity"), source=source)
+
+    def split_motions(self, fraction: float) -> tuple["ReferenceSampler", "ReferenceSampler"] | None:
+        """(training, held-out) samplers over disjoint motion ids: a `fraction` of the motions this sampler draws
+        from (at least one, and at least one left), chosen at random, go to the held-out one, so that no frame,
+        segment or motion is in both. None when it draws from fewer than two motions."""
+        if len(self.motions) < 2:
+            return None
+        k = int(min(len(self.motions) - 1, max(1, round(fraction * len(self.motions)))))
+        held = np.random.default_rng(self._seed).choice(self.motions, size=k, replace=False)
+        held_segments = np.isin(np.asarray(self._segments["segment_motion"], np.int64), held)
+        return self._subset(~held_segments), self._subset(held_segments)
+
+    def _subset(self, mask: np.ndarray) -> "ReferenceSampler":
+        return ReferenceSampler(self.features, cfg=self.cfg, layout=self.layout, seed=self._seed,
+                                history_frames=self.history_frames, source=self.source, segment_subset=mask,
+                                **self._segments)
 
     @property
     def num_transitions(self) -> int:
