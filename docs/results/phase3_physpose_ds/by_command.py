@@ -4,7 +4,8 @@
         LABEL=CHECKPOINT [LABEL=CHECKPOINT ...]
 
 Runs `training/evaluate.py CHECKPOINT --episodes 20 --command-range c c` for each command, keeps each JSON in --out
-and prints a markdown table (forward velocity, double support, flight, step length per command)."""
+and prints a markdown table (forward velocity, double support, flight, step length and the checkpoint's own
+discriminator score per command)."""
 import argparse
 import json
 import subprocess
@@ -21,7 +22,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=20)
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    print("| policy | " + " | ".join(f"{c} m/s: v, DS, flight, step" for c in COMMANDS) + " |")
+    print("| policy | " + " | ".join(f"{c} m/s: v, DS, flight, step, disc" for c in COMMANDS) + " |")
     print("|---|" + "---|" * len(COMMANDS))
     for item in args.policies:
         label, ckpt = item.split("=", 1)
@@ -35,7 +36,7 @@ def main() -> None:
             d = json.loads(out.read_text())
             g = d["gait"]
             cells.append(f"{d['forward_velocity_mean']:.2f}, {100 * g['double_support']:.1f} %, "
-                         f"{100 * g['flight']:.1f} %, {g['step_length']:.3f}")
+                         f"{100 * g['flight']:.1f} %, {g['step_length']:.3f}, {d['discriminator_score']:.2f}")
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
