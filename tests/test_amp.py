@@ -544,6 +544,11 @@ def test_split_motions_holds_whole_motions_out() -> None:
     assert [len(sampler.split_motions(f)[1].motions) for f in (0.0, 0.5, 1.0)] == [1, 2, 4]
     single = amp.ReferenceSampler(np.zeros((100, LAYOUT.dim), np.float32), [0], [100], [0], [0.0])
     assert single.split_motions(0.2) is None
+    # a sampler already narrowed to motions 1-3 splits those three only
+    narrow = amp.ReferenceSampler(sampler.features, [0, 80, 160, 240, 320], [80] * 5, [0, 1, 2, 3, 4], [0.0] * 5,
+                                  seed=0, segment_subset=np.array([False, True, True, True, False]))
+    train, held = narrow.split_motions(0.34)
+    assert sorted([*train.motions, *held.motions]) == [1, 2, 3] and len(held.motions) == 1
 
 
 def test_smoke_test_holds_out_the_rollouts_tail_and_reference_motions() -> None:

@@ -166,7 +166,8 @@ class ReferenceSampler:
         k = int(min(len(self.motions) - 1, max(1, round(fraction * len(self.motions)))))
         held = np.random.default_rng(self._seed).choice(self.motions, size=k, replace=False)
         held_segments = np.isin(np.asarray(self._segments["segment_motion"], np.int64), held)
-        return self._subset(~held_segments), self._subset(held_segments)
+        # within this sampler's own segments (its walking, min_speed and subset masks)
+        return self._subset(self.segment_mask & ~held_segments), self._subset(self.segment_mask & held_segments)
 
     def _subset(self, mask: np.ndarray) -> "ReferenceSampler":
         return ReferenceSampler(self.features, cfg=self.cfg, layout=self.layout, seed=self._seed,
