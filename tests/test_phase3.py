@@ -181,6 +181,32 @@ def test_evaluate_phase3_rows_produce_numbers(phase3_run: Path, tmp_path: Path) 
     assert math.isfinite(data["discriminator_logit_mean"])
     assert len(data["joint_trajectory_correlation_per_joint"]) == 8
     assert rows["energy_efficiency"]["result"] == "n/a until AMP"
+    # the judge's score of its own reference at the commands' speeds and its AUC, or the reason it has none
+    for key in ("discriminator_reference_score", "discriminator_auc"):
+        assert 0.0 <= data.get(key, -1.0) <= 1.0 or key in data["unavailable"]
+
+
+def test_reference_logits_read_only_segments_at_the_commanded_speeds() -> None:
+    """A judge whose logit is feature 0, set to +1 on the fast segment's frames and -1 on the slow one's, so
+    the logits tell which segments were read."""
+    from types import SimpleNamespace
+
+    acfg = load_amp_run_config(None, TINY_AMP)
+    feats = np.zeros((40, LAYOUT.dim), np.float32)
+    feats[:20, 0], feats[20:, 0] = -1.0, 1.0
+    arrays = {"features": feats, "segment_start": np.array([0, 20]), "segment_length": np.array([20, 20]),
+              "segment_motion": np.array([0, 1]), "segment_scores": np.zeros(2), "segment_walking": np.array([True, True]),
+              "segment_forward_velocity": np.array([0.2, 0.6])}
+    ds = SimpleNamespace(arrays=arrays, config={"lin_vel_mode": acfg.features.lin_vel_mode,
+                                                "lin_vel_clip": acfg.features.lin_vel_clip})
+    judge = SimpleNamespace(logits=lambda s, s2: s[:, 0])
+    assert set(evaluate.reference_logits(judge, acfg, ds, 0.5, 0.8)) == {1.0}
+    assert set(evaluate.reference_logits(judge, acfg, ds, 0.0, 0.3)) == {-1.0}
+    both = evaluate.reference_logits(judge, acfg, ds, 0.0, 1.0)
+    assert len(both) == 2 * len(evaluate.reference_logits(judge, acfg, ds, 0.5, 0.8)) and both.mean() == 0.0
+    assert evaluate.reference_logits(judge, acfg, ds, 0.9, 1.2) is None
+    arrays.pop("segment_forward_velocity")
+    assert evaluate.reference_logits(judge, acfg, ds, 0.0, 1.0) is None
 
 
 def test_joint_trajectory_correlation_definition() -> None:

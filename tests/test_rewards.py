@@ -57,6 +57,9 @@ def test_forward_bonus_weighted_matches_seed():
 
 def test_stability_terms():
     assert R.orientation(make_info(roll=0.1, pitch=-0.2), P) == pytest.approx(-0.05)
+    leaning = {**P, "orientation_pitch_target": 0.3}  # pays for a forward lean of 0.3 rad, not for upright
+    assert R.orientation(make_info(roll=0.0, pitch=0.3), leaning) == pytest.approx(0.0)
+    assert R.orientation(make_info(roll=0.1, pitch=0.1), leaning) == pytest.approx(-0.05)
     assert R.vertical_velocity(make_info(vertical_velocity=0.3), P) == pytest.approx(-0.09)
     assert R.angular_velocity(make_info(root_ang_vel=np.array([1.0, 2.0, 5.0])), P) == pytest.approx(-5.0)
 

@@ -35,7 +35,13 @@ Phase 3 rows (the envs then also compute the AMP features, `AMPFeatureObservatio
 * ``discriminator_score``: the mean AMP style reward max(0, 1 - 0.25 (D - 1)^2) (1: judged reference,
   0: judged policy) of the checkpoint's discriminator (``amp.pt``, at its saved feature stage) on the
   policy's transitions (Phi(s), Phi(s')); ``discriminator_logit_mean`` and
-  ``discriminator_real_fraction`` (share of D > 0) come with it.
+  ``discriminator_real_fraction`` (share of D > 0) come with it. ``discriminator_reference_score``: the
+  same judge's score of its own real transitions (the Tier 0+ segments it samples) whose segment walks
+  within the evaluated command range: the score of a policy that moved exactly like the reference at
+  its speeds. A least-squares judge that cannot tell two samples apart gives both D = 0, a score of
+  0.75, so this, not 1, is the ceiling the policy's score is read against. ``discriminator_auc``: the
+  judge's ROC AUC of those reference transitions against the policy's (0.5: it cannot tell them apart,
+  1: it always can). The score depends on how flat the gradient penalty keeps D; the AUC does not.
 
 ``--video FILE`` renders one deterministic episode up to its last state (the clip stops when the episode
 ends, never showing the reset pose). ``.mp4`` is the compact choice (H.264, yuv420p, even frame size;
@@ -280,6 +286,7 @@ def phase3_figures(ckpt: Path, cfg: Mapping[str, Any], state: Mapping[str, Any],
     docstring); what cannot be measured is named in ``unavailable`` with the reason."""
     from reference.miner import load_dataset
     from wildrobot_gym.amp import style_reward
+    from wildrobot_gym.amp.losses import roc_auc
     from wildrobot_gym.amp_features import LAYOUT
 
     saved = state.get("amp") or {}
@@ -314,7 +321,43 @@ def phase3_figures(ckpt: Path, cfg: Mapping[str, Any], state: Mapping[str, Any],
         out.update(discriminator_score=float(style_reward(logits).mean()), discriminator_logit_mean=float(logits.mean()),
                    discriminator_real_fraction=float((logits > 0).float().mean()), discriminator_pairs=int(len(logits)),
                    discriminator_feature_drop=list(net.drop))
+        if "amp_dataset" in out:
+            lo, hi = (float(v) for v in cfg["env"]["command_range"])
+            ref_logits = reference_logits(net, acfg, ds, lo, hi)
+            if ref_logits is None:
+                why = f"no reference segment the judge samples walks at {lo}-{hi} m/s"
+                out["unavailable"].update(discriminator_reference_score=why, discriminator_auc=why)
+            else:
+                out["discriminator_reference_score"] = float(style_reward(th.as_tensor(ref_logits)).mean())
+                out["discriminator_auc"] = roc_auc(ref_logits, logits.numpy())
     return out
+
+
+def reference_logits(net: Any, acfg: Any, ds: Any, lo: float, hi: float) -> np.ndarray | None:
+    """The judge `net`'s logits on its own real transitions (`ReferenceSampler` of `acfg` on dataset `ds`)
+    from segments whose mean forward speed lies in [lo, hi] m/s (module docstring); None when there is
+    none (or the dataset has no segment speeds)."""
+    from wildrobot_gym.amp import ReferenceSampler
+
+    speed = ds.arrays.get("segment_forward_velocity")
+    if speed is None:
+        return None
+    fc = acfg.features
+    try:
+        ref = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip,
+                                            seed=0, history_frames=acfg.discriminator.history_frames)
+    except ValueError:  # the judge's reference selection leaves nothing in this dataset
+        return None
+    seg_speed = np.asarray(speed, np.float64)[ref.pair_segment]
+    idx = np.flatnonzero((seg_speed >= lo) & (seg_speed <= hi))
+    if len(idx) == 0:
+        return None
+    logits = []
+    for chunk in np.array_split(idx, max(1, len(idx) // 8192)):
+        s, s2 = ref.transitions(chunk)
+        with th.no_grad():
+            logits.append(np.asarray(net.logits(th.as_tensor(s), th.as_tensor(s2)), dtype=np.float64))
+    return np.concatenate(logits)
 
 
 def judge(criteria: list[Mapping[str, Any]], figures: Mapping[str, Any]) -> list[dict]:
@@ -366,6 +409,10 @@ def print_table(phase: str, rows: list[dict], figures: Mapping[str, Any], determ
             notes.append(f"  {r['label']}: {r['note']}")
     if notes:
         print("notes:\n" + "\n".join(notes))
+    if figures.get("discriminator_reference_score") is not None:
+        print(f"  Discriminator score: the judge gives its own reference at these commands' speeds "
+              f"{figures['discriminator_reference_score']:.3f} (0.75: a judge that cannot tell them apart); "
+              f"AUC reference vs policy {figures['discriminator_auc']:.3f} (0.5: it cannot)")
     print(f"falls: {figures['fall_reasons']}; mean episode length {figures['episode_length_mean']:.0f} steps; "
           f"torque saturation {figures['torque_saturation_pct']:.1f}%")
     if figures.get("gait"):

@@ -19,7 +19,8 @@ term                     formula                                                
 tracking_exp_xy          exp(-((v - c)^2 + v_y^2) / tracking_sigma)                    [0, 1]
 tracking_lin_xy          max(0, 1 - sqrt((v - c)^2 + v_y^2) / tracking_lin_scale)      [0, 1]
 forward_velocity_bonus   max(0, v)       (backward motion and standing still earn 0)   >= 0
-orientation              -(roll^2 + pitch^2)                                          <= 0
+orientation              -(roll^2 + (pitch - orientation_pitch_target)^2): pitch > 0  <= 0
+                         leans forward; the target 0 (default) is upright
 vertical_velocity        -v_z^2                                                       <= 0
 angular_velocity         -(w_x^2 + w_y^2)                                             <= 0
 heading                  -yaw^2: the error from the commanded heading (the start       <= 0
@@ -89,6 +90,7 @@ DEFAULT_PARAMS: dict[str, float | tuple[float, ...] | None] = {
     "tracking_lin_scale": 0.5,
     "joint_limit_soft": 0.9,
     "existential_value": -5.0,
+    "orientation_pitch_target": 0.0,  # rad, > 0 forward: the torso pitch the orientation term pays for (0: upright)
     "air_time_target": 0.15,
     "air_time_cap": 0.3,
     "clock_force_scale": 10.0,   # N (0.3 m g): the foot load that counts as fully loaded in gait_clock
@@ -130,8 +132,8 @@ def forward_velocity_bonus(info: Info, p: Params) -> Value:
 
 
 def orientation(info: Info, p: Params) -> Value:
-    """-(roll^2 + pitch^2): stay upright."""
-    return -(info["roll"] ** 2 + info["pitch"] ** 2)
+    """-(roll^2 + (pitch - orientation_pitch_target)^2): stay upright, or at a forward lean (pitch > 0)."""
+    return -(info["roll"] ** 2 + (info["pitch"] - p["orientation_pitch_target"]) ** 2)
 
 
 def vertical_velocity(info: Info, p: Params) -> Value:

@@ -49,6 +49,7 @@ class RewardParams(Section):
     tracking_lin_scale: Positive = None   # m/s where tracking_lin_xy reaches 0: a divisor
     joint_limit_soft: UnitInterval = None  # fraction of the half range where the penalty starts
     existential_value: Finite = None      # the per-step constant (the seed's -5.0): either sign
+    orientation_pitch_target: Finite = None  # rad: the torso pitch the orientation term pays for (> 0 leans forward)
     air_time_target: NonNeg = None        # s of swing before foot_air_time pays
     air_time_cap: NonNeg = None           # s: most a touchdown can earn
     clock_force_scale: Positive = None    # N of foot load that counts as fully loaded in gait_clock: a divisor
