@@ -333,19 +333,25 @@ def phase3_figures(ckpt: Path, cfg: Mapping[str, Any], state: Mapping[str, Any],
     return out
 
 
+def judge_reference(acfg: Any, ds: Any) -> Any:
+    """The `ReferenceSampler` the judge of AMP config `acfg` trains on, over dataset `ds` (its segment selection and
+    its feature parameters); raises ValueError when the selection leaves nothing."""
+    from wildrobot_gym.amp import ReferenceSampler
+
+    fc = acfg.features
+    return ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip,
+                                         seed=0, history_frames=acfg.discriminator.history_frames)
+
+
 def reference_logits(net: Any, acfg: Any, ds: Any, lo: float, hi: float) -> np.ndarray | None:
     """The judge `net`'s logits on its own real transitions (`ReferenceSampler` of `acfg` on dataset `ds`)
     from segments whose mean forward speed lies in [lo, hi] m/s (module docstring); None when there is
     none (or the dataset has no segment speeds)."""
-    from wildrobot_gym.amp import ReferenceSampler
-
     speed = ds.arrays.get("segment_forward_velocity")
     if speed is None:
         return None
-    fc = acfg.features
     try:
-        ref = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip,
-                                            seed=0, history_frames=acfg.discriminator.history_frames)
+        ref = judge_reference(acfg, ds)
     except ValueError:  # the judge's reference selection leaves nothing in this dataset
         return None
     seg_speed = np.asarray(speed, np.float64)[ref.pair_segment]

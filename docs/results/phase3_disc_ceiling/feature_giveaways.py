@@ -29,7 +29,6 @@ def main() -> None:
     a = p.parse_args()
     from reference.miner import load_dataset
     from reference.overlap import separability
-    from wildrobot_gym.amp import ReferenceSampler
     from wildrobot_gym.amp_features import LAYOUT
 
     lo, hi = a.command_range
@@ -46,8 +45,7 @@ def main() -> None:
     # the features as the checkpoint's judge computes them (its lin_vel_mode may differ from the dataset's)
     acfg = load_amp_run_config(None, (state.get("amp") or {}).get("config") or {})
     fc = acfg.features
-    feats = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode,
-                                          lin_vel_clip=fc.lin_vel_clip).features
+    feats = evaluate.judge_reference(acfg, ds).features
     keep = np.asarray(arr["segment_walking"], bool) & (np.asarray(arr["segment_forward_velocity"]) >= lo) & \
         (np.asarray(arr["segment_forward_velocity"]) <= hi)
     rows = np.concatenate([np.arange(s, s + n) for s, n, k in zip(arr["segment_start"], arr["segment_length"], keep) if k])

@@ -15,6 +15,7 @@ import torch as th
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from wildrobot_gym.atomic_io import atomic_write_json  # noqa: E402
+from training import evaluate  # noqa: E402
 from training.common import load_amp_run_config, load_discriminator, open_checkpoint, read_state, resolve_amp_dataset  # noqa: E402
 
 BANDS = [(0.0, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 2.0)]
@@ -22,15 +23,13 @@ BANDS = [(0.0, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8),
 
 def score_reference(path: Path, dataset_arg: str | None) -> dict:
     from reference.miner import load_dataset
-    from wildrobot_gym.amp import ReferenceSampler, style_reward
+    from wildrobot_gym.amp import style_reward
 
     ckpt = open_checkpoint("checkpoint", path)
     saved = read_state(ckpt).get("amp") or {}
     acfg = load_amp_run_config(None, saved.get("config") or {})
     ds = load_dataset(resolve_amp_dataset(dataset_arg or saved.get("dataset") or acfg.phase3.dataset))
-    fc = acfg.features
-    ref = ReferenceSampler.from_dataset(ds, acfg.reference, lin_vel_mode=fc.lin_vel_mode, lin_vel_clip=fc.lin_vel_clip,
-                                        seed=0, history_frames=acfg.discriminator.history_frames)
+    ref = evaluate.judge_reference(acfg, ds)
     net = load_discriminator(ckpt, acfg)
     idx = np.arange(ref.num_transitions)
     s, s2 = ref.transitions(idx)
