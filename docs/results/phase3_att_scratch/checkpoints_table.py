@@ -1,12 +1,16 @@
-"""The checkpoints table of this folder from its evaluate.py JSONs (each checkpoint on two evaluation seeds).
+"""The checkpoints table of a results folder from its evaluate.py JSONs (each checkpoint on two evaluation seeds):
+this folder by default, or FOLDER with its title.
 
     python docs/results/phase3_att_scratch/checkpoints_table.py > docs/results/phase3_att_scratch/checkpoints_table.md
+    python docs/results/phase3_att_scratch/checkpoints_table.py FOLDER "TITLE" > FOLDER/checkpoints_table.md
 """
 import glob
 import json
+import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+TITLE = sys.argv[2] if len(sys.argv) > 2 else "configs/phase3.yaml from scratch on data/tier0plus_v14att (twenty-fourth session)"
 
 
 def span(a: float, b: float, fmt: str) -> str:
@@ -36,7 +40,7 @@ COLUMNS = [  # header, getter, format
     ("AUC", lambda d: d["discriminator_auc"], "{:.3f}"),
 ]
 
-print("# configs/phase3.yaml from scratch on data/tier0plus_v14att (twenty-fourth session)\n")
+print(f"# {TITLE}\n")
 print("50 episodes at commands 0.5-0.8 m/s; the default evaluation seed and `--seed 1` as a range. Score, reference score,")
 print("AUC and correlation against `data/tier0plus_v14att`, each checkpoint with its own judge. Gait targets: success >= 95 %,")
 print("|v - command| <= 0.05, double support >= 10 %, flight <= 3 %, <= 2.2 touchdowns/s/foot, peak force <= 2.5 m g,")
