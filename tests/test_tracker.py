@@ -126,7 +126,7 @@ def _reference_metrics(track, t: int) -> dict:
 #: TrackingErrors of a robot exactly on the reference, feet carrying its weight, action unchanged
 ZERO_ERRORS = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
                    height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
-                   action_rate_sq=0.0)
+                   double_support_load=np.inf, action_rate_sq=0.0)
 
 
 def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula(env):
@@ -152,6 +152,52 @@ def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula
     assert r == pytest.approx(max_reward(w6) - 0.15 * (1 - math.exp(-w6["slip_scale"] * 0.01)))
     r, terms = tracking_reward(TrackingErrors(**{**ZERO_ERRORS, "action_rate_sq": 2.0}), w)
     assert terms["action_rate"] == pytest.approx(-2.0 * w["action_rate_weight"])
+
+
+def test_double_support_pays_for_the_lesser_loaded_foot_only_where_the_reference_has_both_down():
+    """double_support = w min(1, min(F_l, F_r) / (m g) / double_support_load) on the reference's double-support
+    frames, w elsewhere: a trailing foot that leaves early loses the term, one that stays loaded keeps it."""
+    w = {**TrackerRewardSection().model_dump(), "double_support_weight": 0.5, "double_support_load": 0.2}
+
+    def term(ds_load):
+        errors = TrackingErrors(**{**ZERO_ERRORS, "double_support_load": ds_load})
+        return tracking_reward(errors, w)[1]["double_support"]
+
+    assert term(0.5) == pytest.approx(0.5)       # both feet loaded past 0.2 m g
+    assert term(0.05) == pytest.approx(0.125)    # the trailing foot at 0.05 m g: a quarter
+    assert term(0.0) == pytest.approx(0.0)       # it left the floor early
+    assert term(np.inf) == pytest.approx(0.5)    # single support planned: nothing to pay for
+    assert max_reward(w) == pytest.approx(max_reward({**w, "double_support_weight": 0.0}) + 0.5)
+
+
+def test_double_support_load_from_the_metrics_and_the_reference_contact(env):
+    """tracking_errors reads the lesser foot load on the reference's double-support frames and inf elsewhere."""
+    track = env.references[0].track
+    both = np.flatnonzero(track.contact[:, 0] & track.contact[:, 1])
+    single = np.flatnonzero(track.contact[:, 0] ^ track.contact[:, 1])
+    assert both.size and single.size
+    upright, a = np.eye(3).ravel(), np.zeros(8)
+    for t, expected in ((int(both[0]), 0.2), (int(single[0]), np.inf)):
+        m = {**_reference_metrics(track, t), "foot_force": np.array([0.7, 0.2])}
+        assert tracking_errors(m, track, t, (0.0, 0.0, 0.0), upright, a, a, 1.0).double_support_load == expected
+
+
+def test_contact_speed_keeps_only_planted_feet_in_the_reference_contact(env):
+    """With contact_speed set, a foot near the floor that moves across it is no longer in contact: the clip's
+    steady walk then has both feet down about as long as its plan's double support, not every skimming swing."""
+    from reference.tracker.reference_track import ReferenceTrack
+
+    ref = env.references[0]
+    plan = json.loads(str(np.load(CLIP_LIBRARY / f"{CLIP}.npz")["metadata_json"]))["double_support"]
+    by_height = ref.track.contact
+    planted = ReferenceTrack.from_timeline(env.model, env.spec_, ref.timeline, contact_speed=0.1).contact
+    assert not (planted & ~by_height).any()           # only ever removes contact
+    assert planted.any(axis=1).all()                  # the stance foot stays planted (no flight in a walk)
+    v = ref.track.velocity[:, 0]
+    steady = v > 0.8 * v.max()
+    both = lambda c: float((c[steady, 0] & c[steady, 1]).mean())
+    assert both(planted) < both(by_height)
+    assert both(planted) == pytest.approx(plan, abs=0.1)
 
 
 def test_impact_charges_only_the_load_above_impact_load():

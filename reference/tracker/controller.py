@@ -26,7 +26,7 @@ class TrackerController:
         env_cfg = policy.config["env"]
         self.policy, self.spec = policy, spec
         self.track = ReferenceTrack.from_timeline(model, spec, timeline, env_cfg["velocity_smooth_s"],
-                                                  env_cfg["contact_height"])
+                                                  env_cfg["contact_height"], env_cfg.get("contact_speed"))
         self.writer = ObservationWriter(spec, env_cfg)
         self.obs = np.zeros(self.writer.dim, dtype=np.float32)  # float32, as the training envs hand it out
         self.anchor = Anchor()

@@ -78,6 +78,7 @@ class TrackerEnvSection(Section):
     ref_velocity_offsets: _Offsets = [1, 10]
     velocity_smooth_s: NonNeg = 0.1           # s, Gaussian smoothing of the reference root velocities
     contact_height: Positive = 0.01           # m: a reference foot is in contact this close to the lower one
+    contact_speed: Optional[Positive] = None  # m/s: ... and one of its pads slower than this (None: height only)
     contact_threshold: NonNeg = 1.0           # N, measured pad contact (MetricsTracker)
     min_root_height: NonNeg = 0.25            # m, fall (MetricsTracker)
     max_tilt_deg: number(gt=0, le=180) = 45.0  # deg, fall (MetricsTracker)
@@ -102,6 +103,7 @@ class TrackerRewardSection(Section):
     support_weight: NonNeg = 0.0      # 0: as stance_slip_weight
     ground_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 to v5)
     impact_weight: NonNeg = 0.0       # 0: configs written before the term (trackers v1 to v14)
+    double_support_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 to v16)
     joint_scale: Positive = 5.0
     velocity_scale: Positive = 15.0
     vertical_scale: Positive = 50.0
@@ -115,6 +117,7 @@ class TrackerRewardSection(Section):
     ground_slip_height: Positive = 0.01  # m: ground_slip weighs a foot this high above the floor by 1/e
     impact_load: Positive = 1.5       # fraction of m g above which impact charges a load spike
     impact_scale: Positive = 2.0      # 1/(m g)^2: a 2.5 m g spike -> 0.14 of the weight
+    double_support_load: Positive = 0.2  # fraction of m g each foot should carry in the planned double support
 
 
 class TrackerConfig(Section):
