@@ -35,8 +35,8 @@ impact             w_impact exp(-k_impact max(0, (F_left + F_right) / (m g) - im
                    v14-tracked 0.75 m/s walk landed with 1.7-4.4 m g spikes and sat at 0.5-0.8 m g between them
                    (docs/results/tracker.md, "Upright heel-toe and levelled fast clips")
 double_support     w_double_support min(1, l_ds / double_support_load), l_ds = min(F_left, F_right) / (m g) on the
-                   frames where the reference has both feet down (1 elsewhere): the lesser-loaded foot carries its
-                   share through the planned double support. From 0.6 m/s the tracked clips walked with a duty
+                   frames where the reference has both feet down, w_double_support elsewhere: the lesser-loaded
+                   foot carries its share through the planned double support. From 0.6 m/s the tracked clips walked with a duty
                    factor of 0.50 against the plan's 0.60: the trailing foot left as the leading one landed, 0-4 %
                    double support against the plan's 20-25 % (docs/results/tracker.md, "Why the fast walk has no
                    double support"); the contact term pays for it only through a binary match
