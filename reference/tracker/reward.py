@@ -36,10 +36,10 @@ impact             w_impact exp(-k_impact max(0, (F_left + F_right) / (m g) - im
                    (docs/results/tracker.md, "Upright heel-toe and levelled fast clips")
 double_support     w_double_support min(1, l_ds / double_support_load), l_ds = min(F_left, F_right) / (m g) on the
                    frames where the reference has both feet down, w_double_support elsewhere: the lesser-loaded
-                   foot carries its share through the planned double support. From 0.6 m/s the tracked clips walked with a duty
-                   factor of 0.50 against the plan's 0.60: the trailing foot left as the leading one landed, 0-4 %
-                   double support against the plan's 20-25 % (docs/results/tracker.md, "Why the fast walk has no
-                   double support"); the contact term pays for it only through a binary match
+                   foot carries its share through the planned double support. From 0.6 m/s the tracked clips
+                   walked with a duty factor of 0.50 against the plan's 0.60: the trailing foot left as the leading
+                   one landed, 0-4 % double support against the plan's 20-25 % (docs/results/tracker.md, "Why the
+                   fast walk has no double support"); the contact term pays for it only through a binary match
 action_rate        -w_action_rate sum_j (a_j - a_prev_j)^2   (actions in residual units, [-1, 1])
 =================  ===========================================================================
 
