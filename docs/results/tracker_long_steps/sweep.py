@@ -1,6 +1,6 @@
 """The posture sweep behind gaits_long.yaml: for one speed and step length, the four most valid postures (COM height,
 clearance, planned double support, lean, lateral sway) by their smallest joint margin (deg), with check_plan's
-figures. Output of the four runs: sweep_best.txt.
+figures. sweep_best.txt: its output for 0.7 / 0.18, 0.75 / 0.18, 0.7 / 0.19 and 0.8 / 0.19.
 
     python docs/results/tracker_long_steps/sweep.py 0.7 0.18
 """
@@ -21,7 +21,7 @@ for com, clr, ds, lean, peak, sway in itertools.product((0.285, 0.28, 0.275), (0
              torso_pitch=math.radians(lean), swing_peak=peak, lateral_sway=sway))
     try:
         gp.validate(); plan = generate_gait(gp, gm); c = check_plan(plan, gm)
-    except Exception as e:
+    except ValueError:  # a posture GaitParams or the planner refuses
         continue
     g = np.degrees(joint_group_margins(c))
     best.append((g.min(), c.ok(), f"com {com} clr {clr} ds {ds} lean {lean} sway {sway} margins {g.round(1)} ik {c.ik_error*1e3:.1f}mm zmp {c.zmp_margin*1e3:.1f} DSkin {c.double_support:.2f} slip {c.foot_slip*1e3:.1f}"))
