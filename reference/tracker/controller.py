@@ -25,8 +25,7 @@ class TrackerController:
     def __init__(self, policy: TrackerPolicy, model: mujoco.MjModel, spec: RobotSpec, timeline: Timeline) -> None:
         env_cfg = policy.config["env"]
         self.policy, self.spec = policy, spec
-        self.track = ReferenceTrack.from_timeline(model, spec, timeline, env_cfg["velocity_smooth_s"],
-                                                  env_cfg["contact_height"], env_cfg.get("contact_speed"))
+        self.track = ReferenceTrack.from_timeline(model, spec, timeline, **ReferenceTrack.options(env_cfg))
         self.writer = ObservationWriter(spec, env_cfg)
         self.obs = np.zeros(self.writer.dim, dtype=np.float32)  # float32, as the training envs hand it out
         self.anchor = Anchor()

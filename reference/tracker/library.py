@@ -78,8 +78,7 @@ def build_references(model: mujoco.MjModel, spec: RobotSpec, ref_cfg: Mapping[st
     for clip, source in training_clips(ref_cfg, gen):
         for variant in ref_cfg["variants"]:
             timeline = clip_timeline(model, clip, gen, dict(variant), spec)
-            track = ReferenceTrack.from_timeline(model, spec, timeline, env_cfg["velocity_smooth_s"],
-                                                 env_cfg["contact_height"], env_cfg.get("contact_speed"))
+            track = ReferenceTrack.from_timeline(model, spec, timeline, **ReferenceTrack.options(env_cfg))
             out.append(TrainingReference(clip.name, str(variant["name"]), timeline, track, source))
     return out
 
@@ -90,8 +89,7 @@ _CACHE: dict[str, list[TrainingReference]] = {}
 def training_references(model: mujoco.MjModel, spec: RobotSpec, ref_cfg: Mapping[str, Any],
                         env_cfg: Mapping[str, Any]) -> list[TrainingReference]:
     """`build_references`, built once per process for a given configuration and shared by its envs."""
-    key = json.dumps([dict(ref_cfg), env_cfg["velocity_smooth_s"], env_cfg["contact_height"],
-                      env_cfg.get("contact_speed")], sort_keys=True, default=str)
+    key = json.dumps([dict(ref_cfg), ReferenceTrack.options(env_cfg)], sort_keys=True, default=str)
     if key not in _CACHE:
         _CACHE[key] = build_references(model, spec, ref_cfg, env_cfg)
     return _CACHE[key]

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Mapping
 
 import mujoco
 import numpy as np
@@ -61,6 +61,13 @@ class ReferenceTrack:
 
     def __len__(self) -> int:
         return int(self.joints.shape[0])
+
+    @staticmethod
+    def options(env_cfg: Mapping[str, Any]) -> dict[str, Any]:
+        """`from_timeline`'s keyword arguments from a tracker config's env section: the one place that says which
+        env settings shape the track (training, generation and the training references' cache all read it)."""
+        return {"smooth_s": env_cfg["velocity_smooth_s"], "contact_height": env_cfg["contact_height"],
+                "contact_speed": env_cfg.get("contact_speed")}
 
     @staticmethod
     def from_timeline(model: mujoco.MjModel, spec: RobotSpec, timeline: Timeline, smooth_s: float = 0.1,
