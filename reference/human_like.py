@@ -243,6 +243,20 @@ def synthesize(output_dir: str | Path, num_clips: int = 14, total_seconds: float
     return paths
 
 
+#: The named sets of ranges: "default" (the documented pathologies, the 12 legacy gaits) and "varied" (VARIED_PARAMS
+#: on every library gait, spread over the speed range). The tracker's ``reference.human_like_variety`` picks one.
+VARIETIES = ("default", "varied")
+
+
+def synthesis_options(variety: str = "default") -> dict:
+    """`synthesize`'s params / source_names / spread for a named variety (`VARIETIES`), as the CLI's --varied sets them."""
+    if variety == "default":
+        return {"params": HumanLikeParams(), "source_names": LEGACY_SOURCES, "spread": False}
+    if variety == "varied":
+        return {"params": VARIED_PARAMS, "source_names": None, "spread": True}
+    raise ValueError(f"human-like variety: expected one of {list(VARIETIES)}, got {variety!r}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--output-dir", type=Path, required=True)
@@ -259,12 +273,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument(f"--{flag.replace('_', '-')}", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                         help=f"range of HumanLikeParams.{ranges[flag]}")
     args = ap.parse_args(argv)
-    params = VARIED_PARAMS if args.varied else HumanLikeParams()
+    opts = synthesis_options("varied" if args.varied else "default")
     overrides = {field: tuple(getattr(args, flag)) for flag, field in ranges.items() if getattr(args, flag) is not None}
-    params = HumanLikeParams(**{**params.__dict__, **overrides})
-    names = None if (args.varied or args.all_sources) else LEGACY_SOURCES
-    paths = synthesize(args.output_dir, args.num_clips, args.total_seconds, args.seed, params=params,
-                       source_names=names, spread=args.varied)
+    opts["params"] = HumanLikeParams(**{**opts["params"].__dict__, **overrides})
+    if args.all_sources:
+        opts["source_names"] = None
+    paths = synthesize(args.output_dir, args.num_clips, args.total_seconds, args.seed, **opts)
     total = 0.0
     for path in paths:
         s = clip_stats(load_pickle_dict(path))

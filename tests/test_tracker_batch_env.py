@@ -174,3 +174,22 @@ def test_human_like_share_gives_the_stand_ins_their_share_of_episodes(cfg) -> No
         env.reset(seed=seed)
         drawn.append(human[env.ref_index])
     assert 0.3 < np.mean(drawn) < 0.5
+
+
+def test_human_like_variety_picks_the_stand_ins_ranges(cfg) -> None:
+    """``human_like_variety: varied`` degrades every library gait (fast ones included), the default only the
+    legacy ones (0.20-0.60 m/s); an unknown name is refused by the config, naming the key."""
+    from reference.human_like import LEGACY_SOURCES, synthesis_options
+    from reference.tracker.library import training_clips, generation_config
+
+    def stand_in_sources(variety: str) -> list[str]:
+        ref = {**cfg["reference"], "human_like_clips": 4, "human_like_seconds": 16.0, "human_like_variety": variety}
+        clips = [c for c, source in training_clips(ref, generation_config(ref)) if source == "human_like"]
+        return [c.metadata["source_file"].rsplit(":", 1)[1] for c in clips]
+
+    assert set(stand_in_sources("default")) <= set(LEGACY_SOURCES)
+    assert not set(stand_in_sources("varied")) <= set(LEGACY_SOURCES)  # spread over all gaits: reaches the fast ones
+    with pytest.raises(ValueError, match="human_like_variety"):
+        validate_tracker_config({**cfg, "reference": {**cfg["reference"], "human_like_variety": "wild"}})
+    with pytest.raises(ValueError, match="expected one of"):
+        synthesis_options("wild")

@@ -50,7 +50,7 @@ def training_clips(ref_cfg: Mapping[str, Any], gen: GenerationConfig) -> list[tu
     """(clip, source) of the ``reference:`` section at gen.fps in their heading frame (bad files are skipped);
     source is "clips" for the clip folder's, "human_like" for the synthetic stand-ins."""
     from reference.generate import clip_limits, prepare_clips
-    from reference.human_like import synthesize
+    from reference.human_like import synthesis_options, synthesize
 
     limits = clip_limits(gen)
     clips, _ = prepare_clips(ref_cfg.get("clips_dir") or CLIP_LIBRARY, gen.fps, limits)
@@ -61,7 +61,8 @@ def training_clips(ref_cfg: Mapping[str, Any], gen: GenerationConfig) -> list[tu
     n = int(ref_cfg.get("human_like_clips", 0))
     if n > 0:
         with tempfile.TemporaryDirectory(prefix="tracker_human_like_") as tmp:
-            synthesize(tmp, n, float(ref_cfg["human_like_seconds"]), int(ref_cfg["human_like_seed"]))
+            synthesize(tmp, n, float(ref_cfg["human_like_seconds"]), int(ref_cfg["human_like_seed"]),
+                       **synthesis_options(ref_cfg.get("human_like_variety", "default")))
             human, _ = prepare_clips(Path(tmp), gen.fps, limits)
         out += [(c, "human_like") for c in human]
     if not out:

@@ -60,6 +60,9 @@ class ReferenceSection(Section):
     human_like_clips: NonNegInt = 14          # synthetic retargeted-like stand-ins (reference.human_like)
     human_like_seconds: Positive = 68.0       # their total length, s
     human_like_seed: integer(ge=0) = 1        # their draw (0 is the benchmarks': keep that one unseen)
+    # their ranges: "default" the documented pathologies on the 12 legacy gaits (reference.human_like.HumanLikeParams),
+    # "varied" VARIED_PARAMS on every library gait (knees from stiff to bent, 0.13-0.80 m/s), as --varied does
+    human_like_variety: Annotated[Literal["default", "varied"], expect("'default' or 'varied'")] = "default"
     timeline_seconds: Positive = 20.0         # looped length of each training timeline, s
     generation_config: Optional[Text] = None  # YAML whose generation: section builds the timelines; null: reference.yaml
     variants: _Variants = [Variant(name="base")]
