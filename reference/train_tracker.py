@@ -61,6 +61,7 @@ from training.train_ppo import (  # noqa: E402
     _write_yaml_atomic, close_progress_bar, load_normalize, load_weights, make_progress_bar, resolve_run_config,
     resume_model, start_run,
 )
+from reference.tracker.assist import AssistSchedule, wants_assist  # noqa: E402
 from wildrobot_gym.config.tracker import DEFAULT_TRACKER_CONFIG, load_tracker_config, validate_tracker_config  # noqa: E402
 from wildrobot_gym.vec_env import BatchedSubprocVecEnv  # noqa: E402
 
@@ -297,7 +298,8 @@ def train(cfg: dict, logdir: Path, ckpt_root: Path, *, resume: bool = False,
         ckpt_cb = CheckpointCallback(ckpt_root, t["checkpoint_interval"], cfg, verbose=verbose)
         pbar = make_progress_bar(progress_bar)
         clock = WallClockLimit(t_start + 60.0 * max_minutes) if max_minutes is not None else None
-        callbacks = [stats_cb, ckpt_cb, TorchThreadsCallback(t["torch_threads"]), *callbacks,
+        assist = [AssistSchedule(cfg["env"]["assist_steps"])] if wants_assist(cfg["env"]) else []
+        callbacks = [stats_cb, ckpt_cb, TorchThreadsCallback(t["torch_threads"]), *assist, *callbacks,
                      *([clock] if clock else []), *([pbar] if pbar else [])]
         start_steps, t_learn = model.num_timesteps, time.perf_counter()
         remaining = t["total_timesteps"] - model.num_timesteps

@@ -36,6 +36,7 @@ import numpy as np
 from reference.rollout import restart_state
 from reference.tracker.env import (END_REASONS, TrackingEnv, TrackingStats, _check_options, end_code,
                                    reference_sampler)
+from reference.tracker.assist import assist_torque
 from reference.tracker.library import TrainingReference
 from reference.tracker.observation import robot_yaw
 from reference.tracker.reference_track import Anchor, concatenate_tracks
@@ -84,6 +85,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
         self._qpos, self._qvel, self._ctrl = sim.bind("qpos"), sim.bind("qvel"), sim.bind("ctrl")
         self._sensordata, self._xmat = sim.bind("sensordata"), sim.bind("xmat")
         self._site_xpos, self._torque = sim.bind("site_xpos"), sim.bind("actuator_force")
+        self._xfrc = sim.bind("xfrc_applied")  # (n, nbody, 6): the training-only balance assist's torque
         self._root, self._soles = self.spec_.root_body, self.spec_.sole_sites
         self._scratch = mujoco.MjData(self.model)  # restart_state's target, copied into the batch's rows
 
@@ -98,6 +100,7 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
         self.prev_action = np.zeros((n, NUM_JOINTS))
         self._obs = np.zeros((n, self.writer.dim), dtype=np.float32)
         self._actions: Any = self.action
+        self.assist_scale = base.assist_scale  # set by assist.AssistSchedule (set_attr) as the run goes on
         self.render_mode = None
         super().__init__(n, base.observation_space, base.action_space)
 
@@ -123,6 +126,10 @@ class BatchedTrackingVecEnv(WholeBatchVecEnv):
         self.t += 1
         g = self.row0 + self.t  # each env's current row of the stacked track
         self._ctrl[:] = np.minimum(np.maximum(track.joints[g] + base.scale * self.action, base._lo), base._hi)
+        if base.assist:
+            e = base.env_cfg
+            self._xfrc[:, self._root, 3:] = assist_torque(self._xmat[:, self._root], self._qvel[:, 3:6], track.roll_pitch[g],
+                                                          e["assist_kp"], e["assist_kd"], e["assist_cap"], self.assist_scale)
         self.sim.step(nstep=base.substeps)
         self.steps += 1
 

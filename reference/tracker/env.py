@@ -55,6 +55,7 @@ from gymnasium import spaces
 
 from reference.rollout import restart_state
 from reference.tracker.library import TrainingReference, generation_config, training_references
+from reference.tracker.assist import assist_torque, wants_assist
 from reference.tracker.observation import ObservationWriter, robot_yaw
 from reference.tracker.reference_track import Anchor
 from reference.tracker.reward import TERMS, tracking_errors, tracking_reward
@@ -101,6 +102,8 @@ class TrackingEnv(gym.Env):
         self._lo, self._hi = self.model.actuator_ctrlrange[:, 0].copy(), self.model.actuator_ctrlrange[:, 1].copy()
         self.scale = float(e["residual_scale"])
         self.sampler = reference_sampler(cfg["reference"], self.references)
+        self.assist = wants_assist(e)  # a balance assist during training (reference/tracker/assist.py)
+        self.assist_scale = 1.0 if self.assist else 0.0  # set by assist.AssistSchedule as the run goes on
         self.max_steps = int(e["max_episode_steps"])
         self.max_pos_sq = float(e["max_position_error"]) ** 2
         self.max_heading = math.radians(float(e["max_heading_error_deg"]))
@@ -152,6 +155,10 @@ class TrackingEnv(gym.Env):
         t = self.t
         d = self.data
         d.ctrl[:] = np.minimum(np.maximum(track.joints[t] + self.scale * self.action, self._lo), self._hi)
+        if self.assist:
+            root = self.spec_.root_body
+            d.xfrc_applied[root, 3:] = assist_torque(d.xmat[root], d.qvel[3:6], track.roll_pitch[t], self.env_cfg["assist_kp"],
+                                                     self.env_cfg["assist_kd"], self.env_cfg["assist_cap"], self.assist_scale)
         mujoco.mj_step(self.model, d, self.substeps)
         self.steps += 1
         m = self.tracker.compute(d)

@@ -89,6 +89,11 @@ class TrackerEnvSection(Section):
     max_heading_error_deg: number(gt=0, le=180) = 30.0  # deg
     reanchor_interval: NonNegInt = 150        # frames between re-anchorings of the reference (0: never)
     min_episode_frames: PosInt = 25           # a start frame leaves at least this many timeline frames
+    # a balance assist that fades out over the run (reference/tracker/assist.py; training only, never in generation)
+    assist_steps: NonNegInt = 0                # env steps over which it fades from full to zero; 0: no assist
+    assist_kp: NonNeg = 8.0                    # N m/rad of roll / pitch error (toppling stiffness m g h ~10)
+    assist_kd: NonNeg = 0.8                    # N m s/rad
+    assist_cap: NonNeg = 3.0                   # N m per axis (0.3 m g at the 0.30 m COM height)
 
 
 class TrackerRewardSection(Section):
