@@ -193,3 +193,18 @@ def test_human_like_variety_picks_the_stand_ins_ranges(cfg) -> None:
         validate_tracker_config({**cfg, "reference": {**cfg["reference"], "human_like_variety": "wild"}})
     with pytest.raises(ValueError, match="expected one of"):
         synthesis_options("wild")
+
+
+def test_an_empty_clip_list_trains_on_the_stand_ins_alone(cfg) -> None:
+    """``reference.clips: []`` takes no clip of the folder (null takes them all), as configs/tracker_general.yaml does."""
+    from reference.tracker.env import TrackingEnv
+    from wildrobot_gym.config.tracker import DEFAULT_TRACKER_CONFIG
+
+    general = load_tracker_config(DEFAULT_TRACKER_CONFIG.with_name("tracker_general.yaml"))
+    assert general["reference"]["clips"] == [] and general["reference"]["human_like_clips"] > 0
+    c = validate_tracker_config({**cfg, "reference": {**cfg["reference"], "clips": [], "human_like_clips": 2,
+                                                      "human_like_seconds": 6.0}})
+    env = TrackingEnv(c)
+    assert {r.source for r in env.references} == {"human_like"} and len(env.references) == 2 * 2
+    with pytest.raises(ValueError, match="no usable clip"):
+        TrackingEnv(validate_tracker_config({**c, "reference": {**c["reference"], "human_like_clips": 0}}))

@@ -34,9 +34,9 @@ import mujoco.batch
 import numpy as np
 
 from reference.rollout import restart_state
+from reference.tracker.assist import assist_torque
 from reference.tracker.env import (END_REASONS, TrackingEnv, TrackingStats, _check_options, end_code,
                                    reference_sampler)
-from reference.tracker.assist import assist_torque
 from reference.tracker.library import TrainingReference
 from reference.tracker.observation import robot_yaw
 from reference.tracker.reference_track import Anchor, concatenate_tracks

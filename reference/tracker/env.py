@@ -54,8 +54,8 @@ import numpy as np
 from gymnasium import spaces
 
 from reference.rollout import restart_state
-from reference.tracker.library import TrainingReference, generation_config, training_references
 from reference.tracker.assist import assist_torque, wants_assist
+from reference.tracker.library import TrainingReference, generation_config, training_references
 from reference.tracker.observation import ObservationWriter, robot_yaw
 from reference.tracker.reference_track import Anchor
 from reference.tracker.reward import TERMS, tracking_errors, tracking_reward

@@ -53,10 +53,11 @@ def training_clips(ref_cfg: Mapping[str, Any], gen: GenerationConfig) -> list[tu
     from reference.human_like import synthesis_options, synthesize
 
     limits = clip_limits(gen)
-    clips, _ = prepare_clips(ref_cfg.get("clips_dir") or CLIP_LIBRARY, gen.fps, limits)
-    if ref_cfg.get("clips"):
-        wanted = set(ref_cfg["clips"])
-        clips = [c for c in clips if c.name in wanted]
+    wanted = ref_cfg.get("clips")  # null: every clip of the folder; []: none (the stand-ins alone)
+    clips = [] if wanted == [] else prepare_clips(ref_cfg.get("clips_dir") or CLIP_LIBRARY, gen.fps, limits)[0]
+    if wanted is not None:
+        names = set(wanted)
+        clips = [c for c in clips if c.name in names]
     out = [(c, "clips") for c in clips]
     n = int(ref_cfg.get("human_like_clips", 0))
     if n > 0:

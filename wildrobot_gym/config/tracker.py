@@ -34,9 +34,8 @@ DEFAULT_TRACKER_CONFIG = CONFIG_DIR / "tracker.yaml"
 #: The tracker shipped as package data (a policy bundle, `wildrobot_gym.checkpoints.export_policy`).
 DEFAULT_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker.zip"
 #: The shipped tracker that `reference.generate` adapts to clips it never saw (``generation.adapt_from`` null):
-#: tracker v2, trained with uniform reference sampling. The library tracker above (v3, sampling weighted to the
-#: references it fell on) tracks the gait library's fast clips but generalises worse to unseen stand-ins
-#: (docs/results/tracker.md).
+#: trained on human-like stand-ins alone (configs/tracker_general.yaml, ~10 min). Trackers trained on the library
+#: as well fall on unseen stand-ins in ~90 % of the episodes (docs/results/tracker.md, "A tracker of the stand-ins alone").
 DEFAULT_GENERAL_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_general.zip"
 #: The shipped specialist for the fast clips (``generation.fast_tracker_min_speed``): the library tracker fine-tuned on
 #: the clips from 0.55 m/s alone, on which it mines more walking (docs/results/tracker.md, "Tracker v10", "v11", "v13", "v14").
@@ -48,7 +47,7 @@ DEFAULT_FAST_TRACKER_PATH = ASSETS_DIR / "trackers" / "tracker_fast.zip"
 TRACKER_VEC_ENVS = ("batched", "subprocess", "dummy")
 
 _Offsets = items(PosInt, "a non-empty list of positive integers (frames ahead)", 1, 16)
-_Names = items(Text, "a non-empty list of clip names")
+_Names = items(Text, "a list of clip names ([]: none of the folder's)", 0)
 _Variants = items(Variant, "a non-empty list of variants")
 
 
@@ -56,7 +55,7 @@ class ReferenceSection(Section):
     """What the tracker is trained on: every clip x every variant, looped as reference/rollout/ does."""
 
     clips_dir: Optional[Text] = None          # folder of clips; null: the library (wildrobot_gym/assets/clips)
-    clips: Optional[_Names] = None  # only these names; null: all
+    clips: Optional[_Names] = None  # only these names; null: all; []: none (a tracker of the stand-ins alone)
     human_like_clips: NonNegInt = 14          # synthetic retargeted-like stand-ins (reference.human_like)
     human_like_seconds: Positive = 68.0       # their total length, s
     human_like_seed: integer(ge=0) = 1        # their draw (0 is the benchmarks': keep that one unseen)
