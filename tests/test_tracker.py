@@ -120,13 +120,14 @@ def _reference_metrics(track, t: int) -> dict:
             "root_ang_vel": np.array([0.0, 0.0, track.velocity[t, 2]]),
             "root_height": track.height[t], "roll": track.roll_pitch[t, 0], "pitch": track.roll_pitch[t, 1],
             "foot_contact": track.contact[t].copy(), "foot_slip_speed": np.zeros(2), "foot_height": np.zeros(2),
-            "foot_force": np.array([0.5, 0.5])}  # in units of the weight: tracking_errors(..., weight=1)
+            "foot_force": np.array([0.5, 0.5]),  # in units of the weight: tracking_errors(..., weight=1)
+            "torque_saturated": np.zeros(8, dtype=bool)}
 
 
 #: TrackingErrors of a robot exactly on the reference, feet carrying its weight, action unchanged
 ZERO_ERRORS = dict(joint_sq=0.0, velocity_sq=0.0, vertical_sq=0.0, position_sq=0.0, heading_sq=0.0, yaw_rate_sq=0.0,
                    height_sq=0.0, attitude_sq=0.0, contact_match=1.0, slip_sq=0.0, ground_slip_sq=0.0, load=1.0,
-                   double_support_load=np.inf, action_rate_sq=0.0)
+                   double_support_load=np.inf, saturated_fraction=0.0, action_rate_sq=0.0)
 
 
 def test_reference_state_scores_the_maximum_and_errors_score_less_by_the_formula(env):
@@ -168,6 +169,28 @@ def test_double_support_pays_for_the_lesser_loaded_foot_only_where_the_reference
     assert term(0.0) == pytest.approx(0.0)       # it left the floor early
     assert term(np.inf) == pytest.approx(0.5)    # single support planned: nothing to pay for
     assert max_reward(w) == pytest.approx(max_reward({**w, "double_support_weight": 0.0}) + 0.5)
+
+
+def test_saturation_charges_the_share_of_servos_at_their_limit(env):
+    """saturation = -w (servos at the torque limit / 8), read from MetricsTracker's torque_saturated; a penalty, so
+    it leaves max_reward alone, and at weight 0 (configs before the term) it changes nothing."""
+    track, t = env.references[0].track, 60
+    upright, a = np.eye(3).ravel(), np.zeros(8)
+    m = {**_reference_metrics(track, t), "torque_saturated": np.array([1, 0, 1, 0, 0, 0, 0, 0], dtype=bool)}
+    e = tracking_errors(m, track, t, (0.0, 0.0, 0.0), upright, a, a, 1.0)
+    assert e.saturated_fraction == pytest.approx(0.25)
+    w = {**TrackerRewardSection().model_dump(), "saturation_weight": 2.0}
+    reward, terms = tracking_reward(e, w)
+    assert terms["saturation"] == pytest.approx(-0.5)
+    assert max_reward(w) == pytest.approx(max_reward({**w, "saturation_weight": 0.0}))
+    assert reward == pytest.approx(max_reward(w) - 0.5)
+    assert tracking_reward(e, {**w, "saturation_weight": 0.0})[0] == pytest.approx(max_reward(w))
+    # batched: one row per env
+    mb = {k: np.stack([v, v]) if isinstance(v, np.ndarray) else np.array([v, v]) for k, v in m.items()}
+    mb["torque_saturated"][1] = True
+    eb = tracking_errors(mb, track, np.array([t, t]), (np.zeros(2), np.zeros(2), np.zeros(2)),
+                         np.stack([upright, upright]), np.zeros((2, 8)), np.zeros((2, 8)), 1.0)
+    np.testing.assert_allclose(tracking_reward(eb, w)[1]["saturation"], [-0.5, -2.0])
 
 
 def test_double_support_load_from_the_metrics_and_the_reference_contact(env):

@@ -1,4 +1,4 @@
-"""The tracker's DeepMimic-style reward: a weighted sum of exp(-k e^2) tracking terms and a penalty.
+"""The tracker's DeepMimic-style reward: a weighted sum of exp(-k e^2) tracking terms and two penalties.
 
 With q the joint angles, v_f / v_l the root velocity along / across the robot's own heading, w_z the
 root's world yaw rate, (e_x, e_y) the root position error in the anchored reference's heading frame,
@@ -40,6 +40,10 @@ double_support     w_double_support min(1, l_ds / double_support_load), l_ds = m
                    walked with a duty factor of 0.50 against the plan's 0.60: the trailing foot left as the leading
                    one landed, 0-4 % double support against the plan's 20-25 % (docs/results/tracker.md, "Why the
                    fast walk has no double support"); the contact term pays for it only through a binary match
+saturation         -w_saturation (n_sat / 8), n_sat the servos at their torque limit (MetricsTracker's
+                   torque_saturated): a gait the servos can make. The fast clips' walking data saturated the
+                   servos 16-20 % of the time (Phase 3's target: <= 12 %) while the knees lagged their
+                   0.4 -> 1.25 rad swing (docs/results/tracker.md, "A servo-saturation term")
 action_rate        -w_action_rate sum_j (a_j - a_prev_j)^2   (actions in residual units, [-1, 1])
 =================  ===========================================================================
 
@@ -58,7 +62,9 @@ import numpy as np
 
 TERMS: tuple[str, ...] = ("joint", "root_velocity", "vertical_velocity", "root_position", "heading",
                           "height_attitude", "contact", "stance_slip", "ground_slip", "support", "impact",
-                          "double_support", "action_rate")
+                          "double_support", "saturation", "action_rate")
+#: The penalties: they charge, so they are left out of `max_reward`.
+PENALTIES: tuple[str, ...] = ("saturation", "action_rate")
 
 
 @dataclass
@@ -79,6 +85,7 @@ class TrackingErrors:
     ground_slip_sq: Any   # sum_i exp(-h_i / ground_slip_height) s_i^2, (m/s)^2: as slip_sq, weighted by nearness
     load: Any             # (F_left + F_right) / (m g): the weight the feet carry
     double_support_load: Any  # min(F_left, F_right) / (m g) where the reference has both feet down; inf elsewhere
+    saturated_fraction: Any  # share of the servos at their torque limit, [0, 1]
     action_rate_sq: Any   # sum_j (a_j - a_prev_j)^2
 
 
@@ -117,6 +124,7 @@ def tracking_errors(m: Mapping[str, Any], track: Any, t: Any, position_error: tu
         ground_slip_sq=(np.exp(-np.maximum(m["foot_height"], 0.0) / ground_slip_height) * slip * slip).sum(axis=-1),
         load=m["foot_force"].sum(axis=-1) / weight,
         double_support_load=np.where(ref_c[0] & ref_c[1], m["foot_force"].min(axis=-1) / weight, np.inf),
+        saturated_fraction=np.mean(m["torque_saturated"], axis=-1),
         action_rate_sq=(da * da).sum(axis=-1),
     )
 
@@ -141,6 +149,7 @@ def reward_terms(e: TrackingErrors, cfg: Mapping[str, float]) -> dict[str, Any]:
         "impact": cfg["impact_weight"] * exp(-cfg["impact_scale"] * np.maximum(0.0, e.load - cfg["impact_load"]) ** 2),
         "double_support": cfg["double_support_weight"] * np.minimum(1.0, e.double_support_load
                                                                      / cfg["double_support_load"]),
+        "saturation": -cfg["saturation_weight"] * e.saturated_fraction,
         "action_rate": -cfg["action_rate_weight"] * e.action_rate_sq,
     }
 
@@ -152,5 +161,6 @@ def tracking_reward(e: TrackingErrors, cfg: Mapping[str, float]) -> tuple[Any, d
 
 
 def max_reward(cfg: Mapping[str, float]) -> float:
-    """The reward of zero errors, matching contacts and an unchanged action: the sum of the term weights."""
-    return float(sum(cfg[f"{t}_weight"] for t in TERMS if t != "action_rate"))
+    """The reward of zero errors, matching contacts, no servo saturated and an unchanged action: the sum of the
+    tracking terms' weights."""
+    return float(sum(cfg[f"{t}_weight"] for t in TERMS if t not in PENALTIES))

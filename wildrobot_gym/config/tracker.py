@@ -111,6 +111,7 @@ class TrackerRewardSection(Section):
     ground_slip_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 to v5)
     impact_weight: NonNeg = 0.0       # 0: configs written before the term (trackers v1 to v14)
     double_support_weight: NonNeg = 0.0  # 0: configs written before the term (trackers v1 to v16)
+    saturation_weight: NonNeg = 0.0   # penalty per unit share of servos at their torque limit; 0: configs before it
     joint_scale: Positive = 5.0
     velocity_scale: Positive = 15.0
     vertical_scale: Positive = 50.0
