@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs/results/tracker_saturation/specialist_checkpoints.sh RUN_DIR OUT_PREFIX: each checkpoint of a fast-specialist run
+# docs/results/tracker_recipe/specialist_checkpoints.sh RUN_DIR OUT_PREFIX: each checkpoint of a fast-specialist run
 # as both trackers (tracker_path and fast_tracker_path) on the library's 16 clips from 0.55 m/s, copied to /tmp/fast16:
 #   mkdir -p /tmp/fast16 && for c in walk_v055_l140 walk_v060_l140 walk_v060_l150 walk_v065_l150 walk_v065_l160 \
 #     walk_v070_l150 walk_v070_l160 walk_v072_l160 walk_v072_l170 walk_v074_l165 walk_v075_l160 walk_v075_l170 \

@@ -8,4 +8,4 @@ python -m reference.train_tracker --config docs/results/tracker_onerun/config.ya
 python -m reference.train_tracker --config docs/results/tracker_onerun/config_fast_vel.yaml \
     --init-from runs/onerun_s1/checkpoints/step_0008003584 --logdir runs/onerun_s1_fast \
     --total-timesteps 11700000 --max-minutes 32.8 > runs/onerun_s1_fast.log 2>&1
-bash docs/results/tracker_saturation/specialist_checkpoints.sh runs/onerun_s1_fast runs/ck29pair > runs/ck29pair.txt 2>&1
+bash docs/results/tracker_recipe/specialist_checkpoints.sh runs/onerun_s1_fast runs/ck29pair > runs/ck29pair.txt 2>&1
