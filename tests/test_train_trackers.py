@@ -59,7 +59,7 @@ def test_recipe_trains_three_trackers_and_names_them(tmp_path, configs, capsys):
     recipe = json.loads((out / "recipe.json").read_text())
     assert {s: v["num_timesteps"] for s, v in recipe["stages"].items()} == {
         "tracker": 128, "tracker_fast": 128, "tracker_general": 128}
-    assert recipe["total_minutes"] > 0
+    assert recipe["total_minutes"] == pytest.approx(sum(v["minutes"] for v in recipe["stages"].values()), abs=0.01)
     # --max-minutes (60 by default) caps the last stage only, at what the others left of it
     assert recipe["stages"]["tracker"]["max_minutes"] is None
     assert 59.0 < recipe["stages"]["tracker_fast"]["max_minutes"] <= 60.0
