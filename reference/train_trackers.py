@@ -45,23 +45,23 @@ from wildrobot_gym.paths import CONFIG_DIR
 
 @dataclass(frozen=True)
 class Stage:
-    """One tracker of the recipe: its config, the stage whose final checkpoint it starts from (None: scratch),
-    and the key of reference.yaml's ``generation:`` section that names its bundle."""
+    """One tracker of the recipe: its config (and the option that replaces it), the stage whose final checkpoint
+    it starts from (None: scratch), and the key of reference.yaml's ``generation:`` section that names its bundle."""
     name: str
     config: Path
+    config_flag: str
     init_from: str | None
     generation_key: str
 
 
 #: In order; the last one is the stage ``--max-minutes`` cuts.
 STAGES: tuple[Stage, ...] = (
-    Stage("tracker_general", CONFIG_DIR / "tracker_general.yaml", None, "adapt_from"),
-    Stage("tracker", CONFIG_DIR / "tracker_library.yaml", None, "tracker_path"),
-    Stage("tracker_fast", CONFIG_DIR / "tracker_fast.yaml", "tracker", "fast_tracker_path"),
+    Stage("tracker_general", CONFIG_DIR / "tracker_general.yaml", "--general-config", None, "adapt_from"),
+    Stage("tracker", CONFIG_DIR / "tracker_library.yaml", "--library-config", None, "tracker_path"),
+    Stage("tracker_fast", CONFIG_DIR / "tracker_fast.yaml", "--fast-config", "tracker", "fast_tracker_path"),
 )
 #: The least the last stage is given when the stages before it used up --max-minutes.
 MIN_LAST_STAGE_MINUTES = 5.0
-CONFIG_FLAGS = {"tracker_general": "--general-config", "tracker": "--library-config", "tracker_fast": "--fast-config"}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-minutes", type=float, default=60.0,
                    help="wall-time cap of the whole recipe: the last stage stops when it is reached; 0: none")
     for stage in STAGES:
-        p.add_argument(CONFIG_FLAGS[stage.name], type=Path, default=stage.config,
+        p.add_argument(stage.config_flag, dest=stage.name, metavar="YAML", type=Path, default=stage.config,
                        help=f"config of stage {stage.name} (default: %(default)s)")
     p.add_argument("--reference-config", type=Path, default=DEFAULT_REFERENCE_CONFIG,
                    help="the reference config whose copy names the new trackers (default: %(default)s)")
@@ -85,10 +85,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def stage_configs(args: argparse.Namespace) -> dict[str, Path]:
     """Each stage's config path from the command line; a missing file is an error naming its argument."""
-    paths = {s.name: getattr(args, CONFIG_FLAGS[s.name][2:].replace("-", "_")) for s in STAGES}
-    for name, path in paths.items():
-        if not path.is_file():
-            raise SystemExit(f"{CONFIG_FLAGS[name]}: {path} is not a file (the config of stage {name})")
+    paths = {s.name: getattr(args, s.name) for s in STAGES}
+    for stage in STAGES:
+        if not paths[stage.name].is_file():
+            raise SystemExit(f"{stage.config_flag}: {paths[stage.name]} is not a file (the config of stage {stage.name})")
     if not (args.max_minutes >= 0):
         raise SystemExit(f"--max-minutes: expected minutes >= 0 (0: no cap), got {args.max_minutes}")
     if not args.reference_config.is_file():
